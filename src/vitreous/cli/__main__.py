@@ -1,0 +1,5 @@
+"""``python -m vitreous.cli``."""
+
+from vitreous.cli.main import app
+
+app()

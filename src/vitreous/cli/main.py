@@ -1,0 +1,33 @@
+"""The ``vitreous`` command."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from vitreous.cli import build as _build
+from vitreous.cli.common import STATE
+
+app = typer.Typer(
+    name="vitreous",
+    help="Oxide glasses from composition to structure, bonding and ion conductivity.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors")] = False,
+) -> None:
+    STATE["debug"] = debug
+
+
+app.command("compositions")(_build.compositions)
+app.command("build")(_build.build)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()

@@ -1,0 +1,1 @@
+"""Simulation engines: LAMMPS (in-process), later ASE and CP2K."""

