@@ -13,3 +13,29 @@ def nvp28_small():
     """A 405-atom NVP28 random model (seed 7)."""
     preset = get_preset("NVP28")
     return random_glass(counts(preset.composition, 405), preset.density_g_cm3, seed=7)
+
+
+@pytest.fixture(scope="session")
+def relaxed_nvp28(tmp_path_factory, nvp28_small):
+    """The 405-atom NVP28 model after a short displacement-limited relaxation and NVT at
+    1000 K with BMP + DSF (a start that does not blow up)."""
+    from vitreous.engines.lammps import LammpsMD, LammpsSettings
+    from vitreous.potentials import Coulomb, load_forcefield
+    from vitreous.protocols import Protocol, Stage
+
+    proto = Protocol(
+        "relax",
+        (
+            Stage("limit", "limit", 400, t_start_K=1000.0, checkpoint_every=400),
+            Stage("nvt", "nvt", 400, t_start_K=1000.0, checkpoint_every=400),
+        ),
+    )
+    run = LammpsMD(
+        nvp28_small,
+        load_forcefield("bmp"),
+        proto,
+        tmp_path_factory.mktemp("relax"),
+        seed=1,
+        settings=LammpsSettings(coulomb=Coulomb("dsf")),
+    ).run(progress=False)
+    return run.final_atoms

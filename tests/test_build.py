@@ -65,8 +65,7 @@ def test_impossible_packing_fails_fast():
     with pytest.raises(BuildError, match="close packing|too dense"):
         random_glass(model, 2.939, seed=0, min_distances=parse_min_distances(["O-O=3.5"]))
     with pytest.raises(BuildError, match="too dense"):
-        random_glass(model, 2.939, seed=0, min_distances=parse_min_distances(["O-O=2.9"]),
-                     max_attempts_per_atom=50)  # fmt: skip
+        random_glass(model, 2.939, seed=0, min_distances=parse_min_distances(["O-O=2.9"]), max_attempts_per_atom=50)
 
 
 @pytest.mark.parametrize("bad", [["V-O"], ["V-O=abc"], ["Xx-O=1.5"], ["V-O=-1"]])

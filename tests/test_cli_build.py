@@ -24,9 +24,7 @@ def test_compositions_lists_presets():
 
 def test_build_writes_structure_and_summary(tmp_path):
     out, js = tmp_path / "m.extxyz", tmp_path / "s.json"
-    res = runner.invoke(
-        app, ["build", "NVP28", "--atoms", "405", "-o", str(out), "--json", str(js), "--seed", "5"]
-    )
+    res = runner.invoke(app, ["build", "NVP28", "--atoms", "405", "-o", str(out), "--json", str(js), "--seed", "5"])
     assert res.exit_code == 0, res.output
     assert "V4+ fraction" in res.output
     summary = json.loads(js.read_text())
@@ -47,8 +45,10 @@ def test_build_writes_structure_and_summary(tmp_path):
 
 def test_build_custom_composition_with_min_distance(tmp_path):
     out = tmp_path / "m.data"
-    res = runner.invoke(app, ["build", "50V2O5-50P2O5", "--atoms", "203", "--density", "2.8",
-                              "--min-distance", "V-O=1.5", "-o", str(out)])  # fmt: skip
+    res = runner.invoke(
+        app,
+        ["build", "50V2O5-50P2O5", "--atoms", "203", "--density", "2.8", "--min-distance", "V-O=1.5", "-o", str(out)],
+    )
     assert res.exit_code == 0, res.output
     assert "atom types" in out.read_text()
 
@@ -85,9 +85,7 @@ def test_non_numeric_atoms_is_a_usage_error(tmp_path):
 
 
 def test_unwritable_paths(tmp_path):
-    res = runner.invoke(
-        app, ["build", "NVP28", "--atoms", "405", "-o", str(tmp_path / "nope" / "m.xyz")]
-    )
+    res = runner.invoke(app, ["build", "NVP28", "--atoms", "405", "-o", str(tmp_path / "nope" / "m.xyz")])
     assert res.exit_code == 2 and "does not exist" in res.output
     res = runner.invoke(app, ["build", "NVP28", "--atoms", "405", "-o", str(tmp_path)])
     assert res.exit_code == 2 and "is a folder" in res.output
@@ -99,8 +97,20 @@ def test_unwritable_paths(tmp_path):
 
 
 def test_debug_shows_traceback_in_a_real_process(tmp_path):
-    exe = [sys.executable, "-m", "vitreous.cli", "--debug", "build", "NVP28", "--atoms", "405",
-           "--density", "0", "-o", str(tmp_path / "m.xyz")]  # fmt: skip
+    exe = [
+        sys.executable,
+        "-m",
+        "vitreous.cli",
+        "--debug",
+        "build",
+        "NVP28",
+        "--atoms",
+        "405",
+        "--density",
+        "0",
+        "-o",
+        str(tmp_path / "m.xyz"),
+    ]
     res = subprocess.run(exe, capture_output=True, text=True)
     assert res.returncode != 0 and "Traceback" in res.stderr
     exe.remove("--debug")

@@ -28,9 +28,7 @@ PAPER = {
 PAPER_V4 = {"NVP10": 0.33, "NVP28": 0.13}
 
 
-@pytest.mark.parametrize(
-    ("name", "size"), [("NVP10", 388), ("NVP10", 3104), ("NVP28", 405), ("NVP28", 3240)]
-)
+@pytest.mark.parametrize(("name", "size"), [("NVP10", 388), ("NVP10", 3104), ("NVP28", 405), ("NVP28", 3240)])
 def test_presets_reproduce_the_paper_table(name, size):
     model = counts(get_preset(name).composition, size)
     assert model.charge == 0
@@ -59,9 +57,17 @@ def test_string_and_mapping_agree():
 
 @pytest.mark.parametrize(
     ("formula", "element", "valence"),
-    [("V2O4", "V", 4), ("V2O5", "V", 5), ("P2O5", "P", 5), ("Na2O", "Na", 1), ("SiO2", "Si", 4),
-     ("Al2O3", "Al", 3), ("CaO", "Ca", 2), ("MoO3", "Mo", 6)],
-)  # fmt: skip
+    [
+        ("V2O4", "V", 4),
+        ("V2O5", "V", 5),
+        ("P2O5", "P", 5),
+        ("Na2O", "Na", 1),
+        ("SiO2", "Si", 4),
+        ("Al2O3", "Al", 3),
+        ("CaO", "Ca", 2),
+        ("MoO3", "Mo", 6),
+    ],
+)
 def test_valence_from_formula(formula, element, valence):
     oxide = parse_oxide(formula)
     assert (oxide.cation, oxide.valence) == (element, valence)
@@ -122,8 +128,7 @@ def test_box_edge_gives_the_density():
         box_edge_A(100.0, 0.0)
 
 
-OXIDES = ["Na2O", "Li2O", "K2O", "CaO", "MgO", "Al2O3", "B2O3", "SiO2", "P2O5", "V2O5", "V2O4",
-          "TiO2", "MoO3", "ZnO"]  # fmt: skip
+OXIDES = ["Na2O", "Li2O", "K2O", "CaO", "MgO", "Al2O3", "B2O3", "SiO2", "P2O5", "V2O5", "V2O4", "TiO2", "MoO3", "ZnO"]
 
 
 @settings(max_examples=60, deadline=None)

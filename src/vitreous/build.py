@@ -68,15 +68,11 @@ def parse_min_distances(items: list[str] | Mapping[str, float] | None) -> MinDis
     for pair, value in pairs:
         m = re.match(r"^\s*([A-Z][a-z]?)\d*\s*-\s*([A-Z][a-z]?)\d*\s*$", str(pair))
         if not m or not {m.group(1), m.group(2)} <= set(chemical_symbols[1:]):
-            raise CompositionError(
-                f"cannot read pair '{pair}'", hint="write pairs as A-B=distance_in_A, e.g. V-O=1.5"
-            )
+            raise CompositionError(f"cannot read pair '{pair}'", hint="write pairs as A-B=distance_in_A, e.g. V-O=1.5")
         try:
             d = float(value)
         except (TypeError, ValueError):
-            raise CompositionError(
-                f"minimum distance of {pair} is not a number: {value!r}"
-            ) from None
+            raise CompositionError(f"minimum distance of {pair} is not a number: {value!r}") from None
         if not math.isfinite(d) or d <= 0:
             raise CompositionError(f"minimum distance of {pair} must be positive, got {value!r}")
         overrides.append((m.group(1), m.group(2), d))
@@ -85,9 +81,7 @@ def parse_min_distances(items: list[str] | Mapping[str, float] | None) -> MinDis
 
 def _split_eq(text: str) -> tuple[str, str]:
     if "=" not in text:
-        raise CompositionError(
-            f"cannot read '{text}'", hint="write A-B=distance_in_A, e.g. V-O=1.5"
-        )
+        raise CompositionError(f"cannot read '{text}'", hint="write A-B=distance_in_A, e.g. V-O=1.5")
     k, v = text.split("=", 1)
     return k, v
 

@@ -54,13 +54,49 @@ __all__ = [
 
 #: Usual formal valence of elements in oxide glasses, used where none is given.
 DEFAULT_VALENCE: dict[str, int] = {
-    "O": -2, "H": 1, "Li": 1, "Na": 1, "K": 1, "Rb": 1, "Cs": 1, "Ag": 1, "Cu": 2,
-    "Be": 2, "Mg": 2, "Ca": 2, "Sr": 2, "Ba": 2, "Zn": 2, "Pb": 2, "Mn": 2, "Ni": 2, "Co": 2,
-    "B": 3, "Al": 3, "Ga": 3, "La": 3, "Y": 3, "Fe": 3, "Cr": 3, "Bi": 3,
-    "Si": 4, "Ge": 4, "Ti": 4, "Zr": 4, "Sn": 4, "Te": 4,
-    "P": 5, "V": 5, "Nb": 5, "Ta": 5, "As": 5, "Sb": 5,
-    "Mo": 6, "W": 6, "S": 6,
-}  # fmt: skip
+    "O": -2,
+    "H": 1,
+    "Li": 1,
+    "Na": 1,
+    "K": 1,
+    "Rb": 1,
+    "Cs": 1,
+    "Ag": 1,
+    "Cu": 2,
+    "Be": 2,
+    "Mg": 2,
+    "Ca": 2,
+    "Sr": 2,
+    "Ba": 2,
+    "Zn": 2,
+    "Pb": 2,
+    "Mn": 2,
+    "Ni": 2,
+    "Co": 2,
+    "B": 3,
+    "Al": 3,
+    "Ga": 3,
+    "La": 3,
+    "Y": 3,
+    "Fe": 3,
+    "Cr": 3,
+    "Bi": 3,
+    "Si": 4,
+    "Ge": 4,
+    "Ti": 4,
+    "Zr": 4,
+    "Sn": 4,
+    "Te": 4,
+    "P": 5,
+    "V": 5,
+    "Nb": 5,
+    "Ta": 5,
+    "As": 5,
+    "Sb": 5,
+    "Mo": 6,
+    "W": 6,
+    "S": 6,
+}
 
 _SUM_TOLERANCE = 0.5  # mol %: amounts must add up to 100 within this
 _FORMULA_RE = re.compile(r"^([A-Z][a-z]?)(\d*)O(\d*)$")
@@ -158,9 +194,7 @@ class Composition:
         return {o.formula: x for o, x in zip(self.oxides, self.mol_percent, strict=True)}
 
     def __str__(self) -> str:
-        return "-".join(
-            f"{x:g}{o.formula}" for o, x in zip(self.oxides, self.mol_percent, strict=True)
-        )
+        return "-".join(f"{x:g}{o.formula}" for o, x in zip(self.oxides, self.mol_percent, strict=True))
 
     @property
     def species(self) -> list[Species]:
@@ -170,9 +204,7 @@ class Composition:
     @property
     def mean_molar_mass_g_mol(self) -> float:
         """Molar mass of one mole of the mixed oxide, Σ x_i M_i (g/mol)."""
-        return sum(
-            x / 100 * o.molar_mass_g_mol for o, x in zip(self.oxides, self.mol_percent, strict=True)
-        )
+        return sum(x / 100 * o.molar_mass_g_mol for o, x in zip(self.oxides, self.mol_percent, strict=True))
 
 
 def parse_composition(spec: str | Mapping[str, Any]) -> Composition:
@@ -279,9 +311,7 @@ def get_preset(name: str) -> Preset:
     for key, preset in table.items():
         if key.lower() == name.strip().lower():
             return preset
-    raise CompositionError(
-        f"unknown preset '{name}'", hint=f"presets are {', '.join(table)}; or give a composition"
-    )
+    raise CompositionError(f"unknown preset '{name}'", hint=f"presets are {', '.join(table)}; or give a composition")
 
 
 def resolve(spec: str | Mapping[str, Any]) -> tuple[Composition, Preset | None]:
@@ -334,9 +364,7 @@ class GlassModel:
     @property
     def achieved_mol_percent(self) -> dict[str, float]:
         """Oxide mol % achieved by the integer counts (moles of M_aO_b = N_M / a)."""
-        moles = {
-            o.formula: self.counts.get(o.species, 0) / o.n_cation for o in self.composition.oxides
-        }
+        moles = {o.formula: self.counts.get(o.species, 0) / o.n_cation for o in self.composition.oxides}
         total = sum(moles.values())
         return {k: 100.0 * v / total for k, v in moles.items()}
 
@@ -396,9 +424,7 @@ def box_edge_A(total_mass_amu: float, density_g_cm3: float) -> float:
     L = (m / (N_A ρ))^(1/3), with m in g and ρ in g/cm³, converted from cm to Å.
     """
     if not math.isfinite(density_g_cm3) or density_g_cm3 <= 0:
-        raise CompositionError(
-            f"density must be positive, got {density_g_cm3} g/cm³", hint="e.g. --density 2.939"
-        )
+        raise CompositionError(f"density must be positive, got {density_g_cm3} g/cm³", hint="e.g. --density 2.939")
     volume_cm3 = total_mass_amu / AVOGADRO / density_g_cm3
     return (volume_cm3 / ANGSTROM3_TO_CM3) ** (1.0 / 3.0)
 
@@ -406,9 +432,7 @@ def box_edge_A(total_mass_amu: float, density_g_cm3: float) -> float:
 def _chi2(composition: Composition, cation_counts: tuple[int, ...]) -> float:
     moles = [n / o.n_cation for n, o in zip(cation_counts, composition.oxides, strict=True)]
     total = sum(moles)
-    return sum(
-        (100.0 * m / total - x) ** 2 for m, x in zip(moles, composition.mol_percent, strict=True)
-    )
+    return sum((100.0 * m / total - x) ** 2 for m, x in zip(moles, composition.mol_percent, strict=True))
 
 
 def counts(
@@ -457,9 +481,7 @@ def counts(
     lo = math.ceil(n_atoms * (1 - tolerance))
     hi = math.floor(n_atoms * (1 + tolerance))
     # atoms per mole of mixed oxide
-    atoms_per_mol = sum(
-        x / 100 * o.atoms_per_unit for o, x in zip(oxides, composition.mol_percent, strict=True)
-    )
+    atoms_per_mol = sum(x / 100 * o.atoms_per_unit for o, x in zip(oxides, composition.mol_percent, strict=True))
     best: tuple[float, int, tuple[int, ...]] | None = None
     candidates_per_total: set[tuple[int, ...]] = set()
     for total in range(lo, hi + 1):

@@ -41,26 +41,16 @@ def compositions() -> None:
 
 @handle_errors
 def build(
-    composition: Annotated[
-        str, typer.Argument(help="Preset (NVP0, NVP10, NVP28) or mol % string, e.g. 50V2O5-50P2O5")
-    ],
+    composition: Annotated[str, typer.Argument(help="Preset (NVP0, NVP10, NVP28) or mol % string, e.g. 50V2O5-50P2O5")],
     atoms: Annotated[int, typer.Option("--atoms", "-n", help="Requested number of atoms (±1 %)")],
-    output: Annotated[
-        Path, typer.Option("--output", "-o", help="Structure file (.extxyz, .data, .cif, POSCAR)")
-    ],
-    density: Annotated[
-        float | None, typer.Option("--density", help="Density in g/cm³ (default: the preset's)")
-    ] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Structure file (.extxyz, .data, .cif, POSCAR)")],
+    density: Annotated[float | None, typer.Option("--density", help="Density in g/cm³ (default: the preset's)")] = None,
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
     min_distance: Annotated[
         list[str] | None,
-        typer.Option(
-            "--min-distance", help="Pair minimum distance in Å, e.g. V-O=1.5 (repeatable)"
-        ),
+        typer.Option("--min-distance", help="Pair minimum distance in Å, e.g. V-O=1.5 (repeatable)"),
     ] = None,
-    json_path: Annotated[
-        Path | None, typer.Option("--json", help="Write a JSON summary here")
-    ] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write a JSON summary here")] = None,
 ) -> None:
     """Build a charge-neutral random glass model at the target density."""
     from vitreous.build import parse_min_distances, random_glass
@@ -71,14 +61,10 @@ def build(
     comp, preset = resolve(composition)
     if density is None:
         if preset is None:
-            raise CompositionError(
-                "no density for a custom composition", hint="give --density in g/cm³"
-            )
+            raise CompositionError("no density for a custom composition", hint="give --density in g/cm³")
         density = preset.density_g_cm3
     if density <= 0:
-        raise CompositionError(
-            f"density must be positive, got {density} g/cm³", hint="e.g. --density 2.9"
-        )
+        raise CompositionError(f"density must be positive, got {density} g/cm³", hint="e.g. --density 2.9")
     if atoms <= 0:
         raise CompositionError(f"--atoms must be positive, got {atoms}", hint="e.g. --atoms 405")
     dists = parse_min_distances(min_distance)
@@ -107,9 +93,7 @@ def _check_writable(path: Path) -> None:
         raise InputFileError(f"{path} is a folder", hint="give a file name")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
-        raise InputFileError(
-            f"folder {parent} does not exist", hint="create it or choose another path"
-        )
+        raise InputFileError(f"folder {parent} does not exist", hint="create it or choose another path")
     if not os.access(parent, os.W_OK):
         raise InputFileError(f"cannot write to folder {parent}", hint="choose a writable path")
 
@@ -133,11 +117,6 @@ def _print_summary(summary: dict, name: str | None) -> None:
     if summary["v4_fraction"] is not None:
         console.print(f"V4+ fraction of V: {summary['v4_fraction']:.3f}")
     if "density_g_cm3" in summary:
-        console.print(
-            f"density {summary['density_g_cm3']:.4f} g/cm³, "
-            f"cubic box edge {summary['box_edge_A']:.4f} Å"
-        )
+        console.print(f"density {summary['density_g_cm3']:.4f} g/cm³, cubic box edge {summary['box_edge_A']:.4f} Å")
     if "output" in summary:
-        console.print(
-            f"wrote {summary['output']} (seed {summary['seed']}, {summary['build_time_s']:.2f} s)"
-        )
+        console.print(f"wrote {summary['output']} (seed {summary['seed']}, {summary['build_time_s']:.2f} s)")

@@ -48,8 +48,7 @@ def handle_errors(func: F) -> F:
             if STATE["debug"]:
                 raise
             err_console.print(
-                f"internal error: {type(exc).__name__}: {exc} "
-                "(hint: rerun with --debug and report it)",
+                f"internal error: {type(exc).__name__}: {exc} (hint: rerun with --debug and report it)",
                 markup=False,
                 soft_wrap=True,
             )

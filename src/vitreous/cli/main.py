@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from vitreous.cli import build as _build
+from vitreous.cli import md as _md
 from vitreous.cli.common import STATE
 
 app = typer.Typer(
@@ -27,6 +28,8 @@ def _root(
 
 app.command("compositions")(_build.compositions)
 app.command("build")(_build.build)
+app.command("melt-quench")(_md.melt_quench)
+app.command("md")(_md.md)
 
 
 def main() -> None:  # pragma: no cover - console entry

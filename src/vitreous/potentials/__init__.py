@@ -1,0 +1,10 @@
+"""Interaction models: classical force fields (data + LAMMPS commands)."""
+
+from vitreous.potentials.classical import (
+    Coulomb,
+    ForceField,
+    available_forcefields,
+    load_forcefield,
+)
+
+__all__ = ["Coulomb", "ForceField", "available_forcefields", "load_forcefield"]

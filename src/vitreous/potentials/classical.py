@@ -1,0 +1,323 @@
+"""Classical rigid-ion force fields as data (``data/forcefields/*.toml``).
+
+The Pedone form (Pedone et al., J. Phys. Chem. B 110 (2006) 11780):
+
+    U_ij(r) = q_i q_j e²/(4πε0 r) + D_ij [(1 − exp(−a_ij (r − r0_ij)))² − 1] + C_ij / r¹²,
+
+optionally with Buckingham terms A exp(−r/ρ) − C/r⁶ and screened harmonic three-body terms
+E = K (θ − θ0)² exp(−r_ij/ρ − r_ik/ρ) (LAMMPS ``nb3b/screened``, central atom i).
+Coulomb is Ewald/PPPM (``coul/long``) or damped shifted force (``coul/dsf``, Fennell &
+Gezelter, J. Chem. Phys. 124 (2006) 234104): see :class:`Coulomb`.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from vitreous.composition import Species
+from vitreous.errors import PotentialError
+
+__all__ = [
+    "Buckingham",
+    "Coulomb",
+    "CoulombMethod",
+    "ForceField",
+    "PedonePair",
+    "ThreeBody",
+    "available_forcefields",
+    "load_forcefield",
+]
+
+CoulombMethod = Literal["pppm", "ewald", "dsf"]
+
+
+def _species(key: str) -> Species:
+    m = re.match(r"^([A-Z][a-z]?)([+-]\d+)$", key.strip())
+    if not m:
+        raise PotentialError(f"cannot read species '{key}'", hint="write element and valence, e.g. V+5, O-2")
+    return Species(m.group(1), int(m.group(2)))
+
+
+def _key(s: Species) -> str:
+    return f"{s.element}{s.valence:+d}"
+
+
+@dataclass(frozen=True)
+class PedonePair:
+    """Morse + r⁻¹² short-range term: D (eV), a (1/Å), r0 (Å), C (eV Å¹²)."""
+
+    a_species: Species
+    b_species: Species
+    D: float
+    a: float
+    r0: float
+    C: float
+    source: str = ""
+
+    def energy(self, r: float) -> float:
+        """Short-range energy (eV) at distance r (Å), without Coulomb."""
+        import math
+
+        return self.D * ((1 - math.exp(-self.a * (r - self.r0))) ** 2 - 1) + self.C / r**12
+
+
+@dataclass(frozen=True)
+class Buckingham:
+    """A exp(−r/ρ) − C/r⁶: A (eV), ρ (Å), C (eV Å⁶)."""
+
+    a_species: Species
+    b_species: Species
+    A: float
+    rho: float
+    C: float
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class ThreeBody:
+    """Screened harmonic angle term on elements (any valence); ``center`` is the vertex."""
+
+    center: str
+    j: str
+    k: str
+    K: float
+    theta0: float
+    rho: float
+    cutoff: float
+
+
+@dataclass(frozen=True)
+class Coulomb:
+    """Coulomb treatment.
+
+    Parameters
+    ----------
+    method : {"pppm", "ewald", "dsf"}
+        Ewald-type long-range sums (``coul/long``) or damped shifted force (``coul/dsf``).
+    cutoff_A : float
+        Real-space cutoff (Å).
+    accuracy : float
+        Relative force accuracy of PPPM/Ewald.
+    dsf_alpha_inv_A : float
+        Damping parameter α (1/Å) of DSF.
+    """
+
+    method: CoulombMethod = "pppm"
+    cutoff_A: float = 10.0
+    accuracy: float = 1e-5
+    dsf_alpha_inv_A: float = 0.25
+
+    def __post_init__(self) -> None:
+        if self.method not in ("pppm", "ewald", "dsf"):
+            raise PotentialError(f"unknown Coulomb method '{self.method}'", hint="pppm, ewald or dsf")
+        if self.cutoff_A <= 0 or not 0 < self.accuracy < 1 or self.dsf_alpha_inv_A <= 0:
+            raise PotentialError("Coulomb cutoff, accuracy and alpha must be positive")
+
+
+@dataclass(frozen=True)
+class ForceField:
+    """A complete, named classical force field."""
+
+    name: str
+    title: str
+    reference: str
+    charges: dict[Species, float] = field(hash=False)
+    pedone: tuple[PedonePair, ...]
+    buckingham: tuple[Buckingham, ...] = ()
+    three_body: tuple[ThreeBody, ...] = ()
+    short_range_cutoff_A: float = 7.0
+    notes: tuple[str, ...] = ()
+
+    def check_covers(self, species: Sequence[Species]) -> None:
+        """Refuse species the set does not describe, naming every missing term.
+
+        A species needs a charge, and every cation needs a cation–O short-range term; O
+        needs an O–O term.
+        """
+        missing = []
+        present = set(species)
+        for s in sorted(present):
+            if s not in self.charges:
+                missing.append(f"charge of {_key(s)}")
+        oxygen = Species("O", -2)
+        pairs = {frozenset((p.a_species, p.b_species)) for p in self.pedone}
+        for s in sorted(present):
+            if s == oxygen:
+                if frozenset((oxygen,)) not in pairs and oxygen in present:
+                    missing.append("O-2 – O-2 short-range term")
+            elif oxygen in present and frozenset((s, oxygen)) not in pairs:
+                missing.append(f"{_key(s)} – O-2 short-range term")
+        if missing:
+            raise PotentialError(
+                f"force field '{self.name}' does not cover: {'; '.join(missing)}",
+                hint=f"choose a set that has these species (available: {', '.join(available_forcefields())})",
+            )
+
+    def lammps_commands(
+        self,
+        type_species: Sequence[Species],
+        coulomb: Coulomb,
+        workdir: Path,
+    ) -> list[str]:
+        """LAMMPS commands for this field on types 1..N (``type_species[i]`` is type i+1).
+
+        Writes the ``nb3b/screened`` parameter file into ``workdir`` when needed.
+        """
+        self.check_covers(type_species)
+        index = {s: i + 1 for i, s in enumerate(type_species)}
+        rc = self.short_range_cutoff_A
+        styles = []
+        if coulomb.method == "dsf":
+            styles.append(f"coul/dsf {coulomb.dsf_alpha_inv_A} {coulomb.cutoff_A}")
+        else:
+            styles.append(f"coul/long {coulomb.cutoff_A}")
+        styles.append(f"pedone {rc}")
+        used_buck = [b for b in self.buckingham if b.a_species in index and b.b_species in index]
+        if used_buck:
+            styles.append(f"buck {rc}")
+        elements = [s.element for s in type_species]
+        used_3b = [t for t in self.three_body if t.center in elements and t.j in elements and t.k in elements]
+        if used_3b:
+            styles.append("nb3b/screened")
+        cmds = [f"pair_style hybrid/overlay {' '.join(styles)}"]
+        coul = "coul/dsf" if coulomb.method == "dsf" else "coul/long"
+        cmds.append(f"pair_coeff * * {coul}")
+        for p in self.pedone:
+            if p.a_species in index and p.b_species in index:
+                i, j = sorted((index[p.a_species], index[p.b_species]))
+                cmds.append(f"pair_coeff {i} {j} pedone {p.D} {p.a} {p.r0} {p.C}")
+        for b in used_buck:
+            i, j = sorted((index[b.a_species], index[b.b_species]))
+            cmds.append(f"pair_coeff {i} {j} buck {b.A} {b.rho} {b.C}")
+        if used_3b:
+            path = workdir / f"{self.name.replace('+', '_')}.nb3b.screened"
+            path.write_text(self._nb3b_file(sorted(set(elements)), used_3b))
+            cmds.append(f"pair_coeff * * nb3b/screened {path} {' '.join(elements)}")
+        cmds.append("pair_modify shift yes")
+        for s, t in index.items():
+            cmds.append(f"set type {t} charge {self.charges[s]}")
+        if coulomb.method == "pppm":
+            cmds.append(f"kspace_style pppm {coulomb.accuracy}")
+        elif coulomb.method == "ewald":
+            cmds.append(f"kspace_style ewald {coulomb.accuracy}")
+        return cmds
+
+    @staticmethod
+    def _nb3b_file(elements: list[str], terms: list[ThreeBody]) -> str:
+        """Parameter file: one line per ordered triplet (i j k K theta0 rho cutoff); K = 0
+        where the set has no term, since LAMMPS wants every triplet."""
+        table = {}
+        for t in terms:
+            table[(t.center, t.j, t.k)] = t
+            table[(t.center, t.k, t.j)] = t
+        lines = ["# generated by vitreous: element_i(center) j k K(eV/rad2) theta0(deg) rho(A) cutoff(A)"]
+        for i in elements:
+            for j in elements:
+                for k in elements:
+                    t = table.get((i, j, k))
+                    if t is None:
+                        lines.append(f"{i} {j} {k} 0.0 109.47 1.0 0.0")
+                    else:
+                        lines.append(f"{i} {j} {k} {t.K} {t.theta0} {t.rho} {t.cutoff}")
+        return "\n".join(lines) + "\n"
+
+    def describe(self) -> dict:
+        """JSON-able description (for run summaries)."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "reference": self.reference,
+            "charges": {_key(s): q for s, q in self.charges.items()},
+            "short_range_cutoff_A": self.short_range_cutoff_A,
+            "notes": list(self.notes),
+        }
+
+
+def _forcefield_dir():
+    return resources.files("vitreous.data").joinpath("forcefields")
+
+
+def available_forcefields() -> list[str]:
+    """Names of the built-in force fields."""
+    return sorted(p.name[: -len(".toml")] for p in _forcefield_dir().iterdir() if p.name.endswith(".toml"))
+
+
+@cache
+def load_forcefield(name_or_path: str) -> ForceField:
+    """Load a built-in force field by name, or a TOML file of the same layout.
+
+    Raises
+    ------
+    PotentialError
+        On an unknown name or an incomplete/malformed file.
+    """
+    path = Path(name_or_path)
+    if path.suffix == ".toml" and path.is_file():
+        text = path.read_text()
+    else:
+        resource = _forcefield_dir().joinpath(f"{name_or_path}.toml")
+        if not resource.is_file():
+            raise PotentialError(
+                f"unknown force field '{name_or_path}'",
+                hint=f"available: {', '.join(available_forcefields())}, or a .toml file",
+            )
+        text = resource.read_text()
+    try:
+        raw = tomllib.loads(text)
+        charges = {_species(k): float(v) for k, v in raw["charges"].items()}
+        pedone = tuple(
+            PedonePair(
+                _species(d["pair"][0]),
+                _species(d["pair"][1]),
+                float(d["D"]),
+                float(d["a"]),
+                float(d["r0"]),
+                float(d["C"]),
+                d.get("source", raw["name"]),
+            )
+            for d in raw.get("pedone", [])
+        )
+        buck = tuple(
+            Buckingham(
+                _species(d["pair"][0]),
+                _species(d["pair"][1]),
+                float(d["A"]),
+                float(d["rho"]),
+                float(d["C"]),
+                d.get("source", raw["name"]),
+            )
+            for d in raw.get("buckingham", [])
+        )
+        three = tuple(
+            ThreeBody(
+                *(re.sub(r"[+-].*$", "", e) for e in d["triplet"]),
+                float(d["K"]),
+                float(d["theta0"]),
+                float(d["rho"]),
+                float(d["cutoff"]),
+            )
+            for d in raw.get("three_body", [])
+        )
+        ff = ForceField(
+            name=raw["name"],
+            title=raw.get("title", raw["name"]),
+            reference=raw["reference"],
+            charges=charges,
+            pedone=pedone,
+            buckingham=buck,
+            three_body=three,
+            short_range_cutoff_A=float(raw.get("short_range_cutoff_A", 7.0)),
+            notes=tuple(raw.get("notes", ())),
+        )
+    except PotentialError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, tomllib.TOMLDecodeError) as exc:
+        raise PotentialError(f"malformed force field '{name_or_path}': {exc}") from None
+    return ff

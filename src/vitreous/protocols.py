@@ -1,0 +1,359 @@
+"""Engine-independent MD protocols: ordered stages with ensembles and temperature ramps.
+
+A :class:`Stage` says what to run (ensemble, start→end temperature, pressure, steps,
+timestep, output intervals); a :class:`Protocol` is a named tuple of stages. Recipes build
+the protocols of the NVP study: :func:`melt_quench`, :func:`tg_scan` and :func:`diffusion`.
+Protocols round-trip through TOML (:meth:`Protocol.to_toml`, :meth:`Protocol.from_toml`).
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import tomli_w
+
+from vitreous.errors import ProtocolError
+
+__all__ = [
+    "Ensemble",
+    "Protocol",
+    "Stage",
+    "diffusion",
+    "melt_quench",
+    "tg_scan",
+]
+
+#: nve; nvt (Nosé–Hoover); npt (Nosé–Hoover, isotropic); langevin (NVE + Langevin bath);
+#: limit (displacement-limited NVE + Langevin bath, for random starting structures).
+Ensemble = Literal["nve", "nvt", "npt", "langevin", "limit"]
+ENSEMBLES: tuple[str, ...] = get_args(Ensemble)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One MD stage.
+
+    Parameters
+    ----------
+    name : str
+        Label (unique within a protocol).
+    ensemble : Ensemble
+        See :data:`Ensemble`.
+    steps : int
+        Number of MD steps (> 0).
+    timestep_fs : float
+        Time step (fs).
+    t_start_K, t_end_K : float, optional
+        Thermostat temperature at the start and end (a linear ramp when different);
+        required except for ``nve``; ``t_end_K`` defaults to ``t_start_K``.
+    pressure_GPa : float, optional
+        Target pressure for ``npt`` (GPa).
+    max_displacement_A : float
+        Largest move per step of the ``limit`` ensemble (Å).
+    thermostat_damping_fs, barostat_damping_fs : float
+        Relaxation times (fs).
+    trajectory_every, thermo_every, checkpoint_every : int
+        Output intervals in steps (0: no trajectory frames).
+    velocities : bool
+        Store velocities with trajectory frames.
+    """
+
+    name: str
+    ensemble: Ensemble
+    steps: int
+    timestep_fs: float = 1.0
+    t_start_K: float | None = None
+    t_end_K: float | None = None
+    pressure_GPa: float | None = None
+    max_displacement_A: float = 0.1
+    thermostat_damping_fs: float = 100.0
+    barostat_damping_fs: float = 1000.0
+    trajectory_every: int = 0
+    thermo_every: int = 100
+    checkpoint_every: int = 5000
+    velocities: bool = False
+
+    def __post_init__(self) -> None:
+        where = f"stage '{self.name}'"
+        if self.ensemble not in ENSEMBLES:
+            raise ProtocolError(
+                f"{where}: unknown ensemble '{self.ensemble}'",
+                hint=f"one of {', '.join(ENSEMBLES)}",
+            )
+        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps <= 0:
+            raise ProtocolError(f"{where}: steps must be a positive integer, got {self.steps!r}")
+        if not (0 < self.timestep_fs <= 10) or not math.isfinite(self.timestep_fs):
+            raise ProtocolError(f"{where}: timestep must be in (0, 10] fs, got {self.timestep_fs}")
+        if self.ensemble != "nve":
+            if self.t_start_K is None:
+                raise ProtocolError(f"{where}: {self.ensemble} needs t_start_K")
+            if self.t_end_K is None:
+                object.__setattr__(self, "t_end_K", self.t_start_K)
+        for t in (self.t_start_K, self.t_end_K):
+            if t is not None and (not math.isfinite(t) or t <= 0):
+                raise ProtocolError(f"{where}: temperatures must be positive (K), got {t}")
+        if self.ensemble == "npt" and self.pressure_GPa is None:
+            raise ProtocolError(f"{where}: npt needs pressure_GPa")
+        if self.ensemble != "npt" and self.pressure_GPa is not None:
+            raise ProtocolError(f"{where}: pressure_GPa is only for npt")
+        for name in ("trajectory_every", "thermo_every", "checkpoint_every"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ProtocolError(f"{where}: {name} must be a non-negative integer")
+        if self.thermo_every <= 0 or self.checkpoint_every <= 0:
+            raise ProtocolError(f"{where}: thermo_every and checkpoint_every must be positive")
+        for name in ("max_displacement_A", "thermostat_damping_fs", "barostat_damping_fs"):
+            if getattr(self, name) <= 0:
+                raise ProtocolError(f"{where}: {name} must be positive")
+
+    @property
+    def duration_ps(self) -> float:
+        """Stage length (ps)."""
+        return self.steps * self.timestep_fs * 1e-3
+
+    @property
+    def max_temperature_K(self) -> float | None:
+        """Largest thermostat temperature of the stage (K)."""
+        temps = [t for t in (self.t_start_K, self.t_end_K) if t is not None]
+        return max(temps) if temps else None
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A named sequence of stages."""
+
+    name: str
+    stages: tuple[Stage, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if not self.stages:
+            raise ProtocolError(f"protocol '{self.name}' has no stages")
+        names = [s.name for s in self.stages]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise ProtocolError(f"protocol '{self.name}': duplicate stage names {sorted(dupes)}")
+
+    @property
+    def total_steps(self) -> int:
+        """Steps over all stages."""
+        return sum(s.steps for s in self.stages)
+
+    @property
+    def duration_ps(self) -> float:
+        """Simulated time over all stages (ps)."""
+        return sum(s.duration_ps for s in self.stages)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON/TOML-able dict (None values left out)."""
+        return {
+            "name": self.name,
+            "stages": [{k: v for k, v in asdict(s).items() if v is not None} for s in self.stages],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Protocol:
+        """Inverse of :meth:`to_dict`, with errors naming the bad key."""
+        if not isinstance(data, dict) or "stages" not in data:
+            raise ProtocolError("a protocol needs a [[stages]] list")
+        known = {f.name for f in fields(Stage)}
+        stages = []
+        for i, raw in enumerate(data["stages"]):
+            unknown = set(raw) - known
+            if unknown:
+                raise ProtocolError(
+                    f"stage {i + 1}: unknown key(s) {sorted(unknown)}",
+                    hint=f"known keys: {sorted(known)}",
+                )
+            try:
+                stages.append(Stage(**raw))
+            except TypeError as exc:
+                raise ProtocolError(f"stage {i + 1}: {exc}") from None
+        return cls(name=str(data.get("name", "protocol")), stages=tuple(stages))
+
+    def to_toml(self, path: str | Path | None = None) -> str:
+        """TOML text; also written to ``path`` when given."""
+        text = tomli_w.dumps(self.to_dict())
+        if path is not None:
+            Path(path).write_text(text)
+        return text
+
+    @classmethod
+    def from_toml(cls, source: str | Path) -> Protocol:
+        """Load from a TOML file path (or TOML text)."""
+        path = Path(source) if not str(source).lstrip().startswith(("[", "name")) else None
+        try:
+            if path is not None:
+                if not path.is_file():
+                    from vitreous.errors import InputFileError
+
+                    raise InputFileError(f"cannot read protocol {path}: no such file")
+                text = path.read_text()
+            else:
+                text = str(source)
+            return cls.from_dict(tomllib.loads(text))
+        except tomllib.TOMLDecodeError as exc:
+            raise ProtocolError(f"protocol is not valid TOML: {exc}") from None
+
+
+def _steps(ps: float, timestep_fs: float, what: str) -> int:
+    if ps <= 0 or not math.isfinite(ps):
+        raise ProtocolError(f"{what} must be positive (ps), got {ps}")
+    return max(1, round(ps * 1000.0 / timestep_fs))
+
+
+def melt_quench(
+    t_melt_K: float = 3000.0,
+    hold_ps: float = 10.0,
+    quench_rate_K_per_ps: float = 100.0,
+    t_final_K: float = 300.0,
+    anneal_ps: float = 5.0,
+    ensemble: Literal["nvt", "npt"] = "nvt",
+    timestep_fs: float = 1.0,
+    pressure_GPa: float = 1e-4,
+    relax_ps: float = 2.0,
+    trajectory_every: int = 100,
+    thermo_every: int = 100,
+    checkpoint_every: int = 5000,
+) -> Protocol:
+    """Melt–quench from a random start.
+
+    Stages: ``relax`` (displacement-limited at ``t_melt_K``, removes overlaps of a random
+    start), ``melt`` (hold at ``t_melt_K``), ``quench`` (linear ramp at
+    ``quench_rate_K_per_ps``), ``anneal`` (hold at ``t_final_K``). ``ensemble`` applies to
+    melt/quench/anneal; ``npt`` uses ``pressure_GPa`` (default 1 bar).
+    """
+    if ensemble not in ("nvt", "npt"):
+        raise ProtocolError(f"melt-quench ensemble must be nvt or npt, got '{ensemble}'")
+    if quench_rate_K_per_ps <= 0:
+        raise ProtocolError(f"quench rate must be positive (K/ps), got {quench_rate_K_per_ps}")
+    if t_final_K >= t_melt_K:
+        raise ProtocolError(f"final temperature {t_final_K} K must be below the melt {t_melt_K} K")
+    common = dict(timestep_fs=timestep_fs, thermo_every=thermo_every, checkpoint_every=checkpoint_every)
+    p = {"pressure_GPa": pressure_GPa} if ensemble == "npt" else {}
+    quench_ps = (t_melt_K - t_final_K) / quench_rate_K_per_ps
+    stages = (
+        Stage(
+            "relax",
+            "limit",
+            _steps(relax_ps, timestep_fs, "relax_ps"),
+            t_start_K=t_melt_K,
+            **common,
+        ),
+        Stage(
+            "melt",
+            ensemble,
+            _steps(hold_ps, timestep_fs, "hold_ps"),
+            t_start_K=t_melt_K,
+            trajectory_every=trajectory_every,
+            **p,
+            **common,
+        ),
+        Stage(
+            "quench",
+            ensemble,
+            _steps(quench_ps, timestep_fs, "quench time"),
+            t_start_K=t_melt_K,
+            t_end_K=t_final_K,
+            trajectory_every=trajectory_every,
+            **p,
+            **common,
+        ),
+        Stage(
+            "anneal",
+            ensemble,
+            _steps(anneal_ps, timestep_fs, "anneal_ps"),
+            t_start_K=t_final_K,
+            trajectory_every=trajectory_every,
+            **p,
+            **common,
+        ),
+    )
+    return Protocol(f"melt-quench-{t_melt_K:g}K-{quench_rate_K_per_ps:g}Kps", stages)
+
+
+def tg_scan(
+    t_high_K: float,
+    t_low_K: float,
+    step_K: float,
+    ps_per_step: float,
+    pressure_GPa: float = 1e-4,
+    timestep_fs: float = 1.0,
+    thermo_every: int = 50,
+    checkpoint_every: int = 5000,
+) -> Protocol:
+    """Stepwise NPT cooling for Tg: one stage ``T<temperature>K`` per temperature, from
+    ``t_high_K`` down to ``t_low_K`` in steps of ``step_K``, each ``ps_per_step`` long.
+    Volume and enthalpy averaged over each stage's second half feed the Tg fit."""
+    if t_low_K >= t_high_K or step_K <= 0:
+        raise ProtocolError("tg scan needs t_high_K > t_low_K and step_K > 0")
+    n = math.floor((t_high_K - t_low_K) / step_K + 1e-9) + 1
+    steps = _steps(ps_per_step, timestep_fs, "ps_per_step")
+    stages = tuple(
+        Stage(
+            f"T{t_high_K - i * step_K:g}K",
+            "npt",
+            steps,
+            timestep_fs=timestep_fs,
+            t_start_K=t_high_K - i * step_K,
+            pressure_GPa=pressure_GPa,
+            thermo_every=thermo_every,
+            checkpoint_every=checkpoint_every,
+        )
+        for i in range(n)
+    )
+    return Protocol(f"tg-scan-{t_high_K:g}-{t_low_K:g}K", stages)
+
+
+def diffusion(
+    temperatures_K: list[float] | tuple[float, ...],
+    equilibrate_ps: float,
+    production_ps: float,
+    timestep_fs: float = 1.0,
+    trajectory_every: int = 100,
+    thermo_every: int = 100,
+    checkpoint_every: int = 5000,
+) -> list[Protocol]:
+    """One protocol per temperature: NVT equilibration, then NVT production with frames.
+
+    Returns
+    -------
+    list of Protocol
+        ``diffusion-<T>K``, each with stages ``equilibrate`` and ``production``.
+    """
+    if not temperatures_K:
+        raise ProtocolError("diffusion needs at least one temperature")
+    out = []
+    for t in temperatures_K:
+        common = dict(
+            timestep_fs=timestep_fs, t_start_K=float(t), thermo_every=thermo_every, checkpoint_every=checkpoint_every
+        )
+        out.append(
+            Protocol(
+                f"diffusion-{t:g}K",
+                (
+                    Stage(
+                        "equilibrate",
+                        "nvt",
+                        _steps(equilibrate_ps, timestep_fs, "equilibrate_ps"),
+                        **common,
+                    ),
+                    Stage(
+                        "production",
+                        "nvt",
+                        _steps(production_ps, timestep_fs, "production_ps"),
+                        trajectory_every=trajectory_every,
+                        **common,
+                    ),
+                ),
+            )
+        )
+    return out
+
+
+def with_intervals(protocol: Protocol, **changes: int) -> Protocol:
+    """A copy with output intervals (``trajectory_every`` etc.) changed on every stage."""
+    return Protocol(protocol.name, tuple(replace(s, **changes) for s in protocol.stages))

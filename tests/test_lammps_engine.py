@@ -1,0 +1,342 @@
+"""The LAMMPS engine with the real in-process module: physics invariants, H5MD output,
+crash-safe resume and failure detection."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from vitreous.engines.lammps import LammpsMD, LammpsSettings
+from vitreous.errors import EngineError, PotentialError
+from vitreous.io import write_structure
+from vitreous.io.h5md import H5MDTrajectory
+from vitreous.potentials import Coulomb, load_forcefield
+from vitreous.protocols import Protocol, Stage
+
+DSF = LammpsSettings(coulomb=Coulomb("dsf"))
+
+
+def test_nve_energy_drift_is_bounded(relaxed_nvp28, tmp_path):
+    """NVE, 0.5 fs, PPPM 1e-6, pmmcs+bmp-v: total-energy drift over 0.5 ps below
+    2e-4 eV/atom/ps (a few thousandths of k_B·1000 K per ps; a broken integrator or
+    truncated term drifts by orders of magnitude more, see the BMP test below)."""
+    proto = Protocol("nve", (Stage("nve", "nve", 1000, timestep_fs=0.5, thermo_every=20, checkpoint_every=1000),))
+    settings = LammpsSettings(coulomb=Coulomb("pppm", accuracy=1e-6))
+    ff = load_forcefield("pmmcs+bmp-v")
+    LammpsMD(relaxed_nvp28, ff, proto, tmp_path, seed=2, settings=settings).run(progress=False)
+    with H5MDTrajectory(tmp_path / "trajectory.h5") as traj:
+        obs = traj.observables()
+    etot = obs["potential_energy"] + obs["kinetic_energy"]
+    slope = np.polyfit(obs["time_ps"], etot, 1)[0] / len(relaxed_nvp28)
+    assert abs(slope) < 2e-4, slope
+    assert obs["temperature"].mean() > 300  # it is really moving
+
+
+def test_bmp_three_body_is_truncated_where_it_is_not_small(tmp_path):
+    """Documents a property of the BMP numbers we have (see the note in bmp.toml): the
+    V–O–P term is cut while still worth ~0.1–1 eV, so the energy jumps when a V–O distance
+    crosses the cutoff and NVE cannot conserve energy with this set. LAMMPS takes the O–V
+    cutoff from the O–V–V entry (2.5 Å)."""
+    import math
+
+    from ase import Atoms
+
+    from vitreous.engines.lammps_runtime import new_lammps
+    from vitreous.io.structures import write_lammps_data
+    from vitreous.species import type_map
+
+    ff = load_forcefield("bmp")
+    energies = []
+    for r_vo in (2.499, 2.501):
+        th = math.radians(140.0)
+        atoms = Atoms(
+            "OVP",
+            positions=[[20, 20, 20], [20 + r_vo, 20, 20], [20 + 1.55 * math.cos(th), 20 + 1.55 * math.sin(th), 20]],
+            cell=[40] * 3,
+            pbc=True,
+        )
+        atoms.set_array("valence", np.array([-2, 5, 5]))
+        species, _, _ = type_map(atoms)
+        write_lammps_data(atoms, tmp_path / "a.data", species=species)
+        cmds = [c for c in ff.lammps_commands(species, Coulomb("dsf"), tmp_path) if "nb3b" in c and "*" in c]
+        lmp = new_lammps()
+        lmp.commands_string(f"units metal\natom_style charge\nread_data {tmp_path / 'a.data'}")
+        lmp.commands_string("pair_style nb3b/screened\n" + cmds[0].replace("nb3b/screened ", "") + "\nrun 0")
+        energies.append(lmp.get_thermo("pe"))
+        lmp.close()
+    assert energies[0] - energies[1] > 0.05  # eV lost in 0.002 Å
+    assert energies[1] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_npt_relaxes_density(relaxed_nvp28, tmp_path):
+    """NPT at 1 bar, 1500 K: the density drifts early and settles; the late drift is much
+    smaller than the early one and the late mean pressure is near the target."""
+    proto = Protocol(
+        "npt",
+        (
+            Stage(
+                "npt",
+                "npt",
+                3000,
+                t_start_K=1500,
+                pressure_GPa=1e-4,
+                thermo_every=50,
+                checkpoint_every=3000,
+                barostat_damping_fs=500,
+            ),
+        ),
+    )
+    LammpsMD(relaxed_nvp28, load_forcefield("bmp"), proto, tmp_path, seed=3, settings=DSF).run(progress=False)
+    with H5MDTrajectory(tmp_path / "trajectory.h5") as traj:
+        obs = traj.observables()
+    rho, t = obs["density"], obs["time_ps"]
+    third = len(rho) // 3
+    early = abs(rho[third] - rho[0])
+    late_slope = abs(np.polyfit(t[-third:], rho[-third:], 1)[0]) * (t[-1] - t[-third])
+    assert late_slope < 0.5 * early
+    p_late = obs["pressure"][-third:]
+    assert abs(p_late.mean()) < 3 * p_late.std() / np.sqrt(len(p_late) / 5) + 0.3  # GPa; 5-sample blocks
+
+
+def test_trajectory_layout_and_units(relaxed_nvp28, tmp_path):
+    proto = Protocol(
+        "nvt",
+        (
+            Stage(
+                "a",
+                "nvt",
+                200,
+                t_start_K=600,
+                trajectory_every=50,
+                thermo_every=50,
+                checkpoint_every=100,
+                velocities=True,
+            ),
+            Stage(
+                "b",
+                "nvt",
+                100,
+                timestep_fs=2.0,
+                t_start_K=600,
+                trajectory_every=25,
+                thermo_every=25,
+                checkpoint_every=100,
+            ),
+        ),
+    )
+    res = LammpsMD(relaxed_nvp28, load_forcefield("bmp"), proto, tmp_path, seed=4, settings=DSF).run(progress=False)
+    with H5MDTrajectory(res.trajectory) as traj:
+        assert len(traj) == 4 + 4
+        np.testing.assert_allclose(traj.times_ps, [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4])
+        assert list(traj.steps) == [50, 100, 150, 200, 225, 250, 275, 300]
+        assert traj.symbols == relaxed_nvp28.get_chemical_symbols()
+        np.testing.assert_array_equal(traj.valence, relaxed_nvp28.arrays["valence"])
+        last = traj[-1]
+        # unwrapped positions wrap back onto the final structure
+        final = res.final_atoms
+        d = last.get_scaled_positions(wrap=True) - final.get_scaled_positions(wrap=True)
+        d -= np.round(d)
+        assert np.abs(d).max() < 1e-6
+        obs = traj.observables()
+        assert obs["density"][-1] == pytest.approx(2.939, rel=1e-3)
+        # kinetic energy from stored velocities (Å/ps, amu) equals the thermo value
+        v = traj.velocities(slice(3, 4))[0]
+        ke = 0.5 * (traj.masses[:, None] * v**2).sum() * 1.0364269e-4  # amu Å²/ps² → eV
+        assert ke == pytest.approx(obs["kinetic_energy"][3], rel=1e-5)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["status"] == "complete" and summary["final"]["density_g_cm3"] == pytest.approx(2.939, rel=1e-3)
+
+
+def _md_cmd(structure, out, steps):
+    return [
+        sys.executable,
+        "-m",
+        "vitreous.cli",
+        "md",
+        str(structure),
+        "-o",
+        str(out),
+        "--temperature-K",
+        "800",
+        "--steps",
+        str(steps),
+        "--trajectory-every",
+        "50",
+        "--checkpoint-every",
+        "200",
+        "--coulomb",
+        "dsf",
+        "--seed",
+        "9",
+        "--threads",
+        "1",
+    ]
+
+
+def test_kill_and_resume_matches_uninterrupted(relaxed_nvp28, tmp_path):
+    structure = tmp_path / "start.extxyz"
+    write_structure(relaxed_nvp28, structure)
+    steps = 2000
+    ref = subprocess.run(_md_cmd(structure, tmp_path / "ref", steps), capture_output=True, text=True)
+    assert ref.returncode == 0, ref.stderr
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    run = tmp_path / "killed"
+    proc = subprocess.Popen(_md_cmd(structure, run, steps), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline:  # wait for a checkpoint past the start, then kill hard
+        ck = run / "checkpoint.json"
+        if ck.is_file() and json.loads(ck.read_text())["step"] >= 600:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run / "summary.json").exists(), "the run finished before it could be killed"
+    again = subprocess.run(_md_cmd(structure, run, steps), capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    with (
+        H5MDTrajectory(tmp_path / "ref" / "trajectory.h5") as a,
+        H5MDTrajectory(run / "trajectory.h5") as b,
+    ):
+        np.testing.assert_array_equal(a.steps, b.steps)  # no duplicated or missing frames
+        np.testing.assert_allclose(a.times_ps, b.times_ps)
+        np.testing.assert_array_equal(np.diff(b.steps), 50)
+        # MD is chaotic: after the restart only round-off differs, still far below 1e-4 Å here
+        np.testing.assert_allclose(a.positions(slice(-1, None)), b.positions(slice(-1, None)), atol=1e-4)
+        obs_a, obs_b = a.observables(), b.observables()
+        np.testing.assert_array_equal(obs_a["step"], obs_b["step"])
+    assert json.loads((run / "summary.json").read_text())["resumed"] is True
+
+
+def test_checkpoint_interval_does_not_change_the_trajectory(relaxed_nvp28, tmp_path):
+    """Checkpoints (restart files) every 50 steps or once: same frames, same physics."""
+    ff = load_forcefield("bmp")
+    finals = []
+    for every in (50, 600):
+        proto = Protocol(
+            "nvt",
+            (Stage("a", "nvt", 600, t_start_K=900, trajectory_every=100, thermo_every=50, checkpoint_every=every),),
+        )
+        settings = LammpsSettings(coulomb=Coulomb("pppm", accuracy=1e-5), threads=1)
+        res = LammpsMD(relaxed_nvp28, ff, proto, tmp_path / str(every), seed=5, settings=settings).run(progress=False)
+        with H5MDTrajectory(res.trajectory) as traj:
+            finals.append(traj.positions(slice(-1, None)))
+    np.testing.assert_allclose(finals[0], finals[1], atol=1e-4)
+
+
+def test_rerun_of_finished_run_is_skipped(relaxed_nvp28, tmp_path):
+    proto = Protocol("nvt", (Stage("a", "nvt", 100, t_start_K=600, checkpoint_every=100),))
+    ff = load_forcefield("bmp")
+    first = LammpsMD(relaxed_nvp28, ff, proto, tmp_path, seed=1, settings=DSF).run(progress=False)
+    again = LammpsMD(relaxed_nvp28, ff, proto, tmp_path, seed=1, settings=DSF).run(progress=False)
+    assert again.resumed and again.summary == first.summary
+    with pytest.raises(EngineError, match="different finished run"):
+        LammpsMD(relaxed_nvp28, ff, proto, tmp_path, seed=2, settings=DSF).run(progress=False)
+
+
+def test_blow_up_names_stage_and_step_and_keeps_data(nvp28_small, tmp_path):
+    """A random start thrown into NVT at 3000 K with a 3 fs step (no displacement limit)."""
+    proto = Protocol(
+        "bad",
+        (
+            Stage(
+                "hot",
+                "nvt",
+                2000,
+                timestep_fs=3.0,
+                t_start_K=3000,
+                trajectory_every=10,
+                thermo_every=10,
+                checkpoint_every=10,
+            ),
+        ),
+    )
+    with pytest.raises(EngineError, match=r"stage 'hot' at step \d+"):
+        LammpsMD(nvp28_small, load_forcefield("bmp"), proto, tmp_path, seed=1, settings=DSF).run(progress=False)
+    with H5MDTrajectory(tmp_path / "trajectory.h5") as traj:
+        assert len(traj) >= 0 and traj.n_atoms == len(nvp28_small)
+
+
+def test_missing_parameters_refused_before_running(nvp28_small, tmp_path):
+    proto = Protocol("x", (Stage("a", "nvt", 10, t_start_K=300),))
+    with pytest.raises(PotentialError, match=r"V\+4"):
+        LammpsMD(nvp28_small, load_forcefield("pmmcs"), proto, tmp_path)
+
+
+def test_cli_md_bad_input(tmp_path, nvp28_small):
+    from typer.testing import CliRunner
+
+    from vitreous.cli.main import app
+
+    runner = CliRunner()
+    s = tmp_path / "s.extxyz"
+    write_structure(nvp28_small, s)
+    cases = [
+        (
+            [
+                "md",
+                str(tmp_path / "missing.xyz"),
+                "-o",
+                str(tmp_path / "r"),
+                "--temperature-K",
+                "300",
+            ],
+            "no such file",
+        ),
+        (["md", str(s), "-o", str(tmp_path / "r"), "--steps", "10"], "--temperature-K"),
+        (
+            ["md", str(s), "-o", str(tmp_path / "r"), "--temperature-K", "300", "-p", "nope"],
+            "unknown force field",
+        ),
+        (
+            [
+                "md",
+                str(s),
+                "-o",
+                str(tmp_path / "r"),
+                "--temperature-K",
+                "300",
+                "--ensemble",
+                "nph",
+            ],
+            "unknown ensemble",
+        ),
+        (
+            [
+                "md",
+                str(s),
+                "-o",
+                str(tmp_path / "r"),
+                "--temperature-K",
+                "300",
+                "--coulomb",
+                "wolf",
+            ],
+            "Coulomb",
+        ),
+        (
+            ["melt-quench", str(s), "-o", str(tmp_path / "r"), "--t-final-K", "4000"],
+            "below the melt",
+        ),
+        (
+            [
+                "melt-quench",
+                str(s),
+                "-o",
+                str(tmp_path / "r"),
+                "--protocol",
+                str(tmp_path / "no.toml"),
+            ],
+            "no such file",
+        ),
+    ]
+    for args, fragment in cases:
+        res = runner.invoke(app, args)
+        assert res.exit_code == 2, (args, res.output)
+        assert fragment in res.output, (args, res.output)
