@@ -39,3 +39,28 @@ def relaxed_nvp28(tmp_path_factory, nvp28_small):
         settings=LammpsSettings(coulomb=Coulomb("dsf")),
     ).run(progress=False)
     return run.final_atoms
+
+
+@pytest.fixture(scope="session")
+def liquid_nvp28(tmp_path_factory, relaxed_nvp28):
+    """H5MD trajectory of the 405-atom NVP28 liquid at 2000 K: 24 frames 40 fs apart."""
+    from vitreous.engines.lammps import LammpsMD, LammpsSettings
+    from vitreous.potentials import Coulomb, load_forcefield
+    from vitreous.protocols import Protocol, Stage
+
+    proto = Protocol(
+        "liquid",
+        (
+            Stage("eq", "nvt", 300, t_start_K=2000.0, checkpoint_every=300),
+            Stage("prod", "nvt", 960, t_start_K=2000.0, trajectory_every=40, thermo_every=40, checkpoint_every=960),
+        ),
+    )
+    run = LammpsMD(
+        relaxed_nvp28,
+        load_forcefield("bmp"),
+        proto,
+        tmp_path_factory.mktemp("liquid"),
+        seed=2,
+        settings=LammpsSettings(coulomb=Coulomb("dsf")),
+    ).run(progress=False)
+    return run.trajectory

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from vitreous.cli import analyze as _analyze
 from vitreous.cli import build as _build
 from vitreous.cli import md as _md
 from vitreous.cli.common import STATE
@@ -30,6 +31,7 @@ app.command("compositions")(_build.compositions)
 app.command("build")(_build.build)
 app.command("melt-quench")(_md.melt_quench)
 app.command("md")(_md.md)
+app.add_typer(_analyze.app, name="analyze")
 
 
 def main() -> None:  # pragma: no cover - console entry

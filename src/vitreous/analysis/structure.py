@@ -1,0 +1,257 @@
+"""The whole structure analysis of a trajectory: g(r), coordination and units, BO/NBO, Qn,
+bond valence, X-ray and neutron S(k), G(r), T(r), and Rw against an experiment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vitreous.analysis.experiment import ExperimentalData, rw_percent
+from vitreous.analysis.network import NetworkResult, network_analysis
+from vitreous.analysis.rdf import PairDistribution, RDFResult
+from vitreous.analysis.scattering import (
+    StructureFactor,
+    faber_ziman_partials,
+    reduced_pdf,
+    total_structure_factor,
+)
+from vitreous.errors import AnalysisError
+
+__all__ = ["StructureResult", "analyze_structure"]
+
+
+@dataclass
+class StructureResult:
+    """Everything :func:`analyze_structure` computes, with ``to_dict`` in the documented
+    JSON layout and ``save_plots``."""
+
+    rdf: RDFResult
+    network: NetworkResult
+    bond_lengths_A: dict[str, list[float]]
+    xray: StructureFactor
+    neutron: StructureFactor
+    na_partials: dict[str, np.ndarray]
+    real_space: dict[str, Any]
+    experiment: ExperimentalData | None = None
+    rw: float | None = None
+    rw_quantity: str | None = None
+    rw_radiation: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict with keys rdf, coordination, bond_lengths_A, oxygen, qn,
+        bond_valence, structure_factor, real_space, [rw_percent]."""
+        net = self.network.to_dict()
+        out = {
+            "rdf": self.rdf.to_dict(),
+            "coordination": net["coordination"],
+            "bond_lengths_A": self.bond_lengths_A,
+            "oxygen": net["oxygen"],
+            "qn": net["qn"],
+            "bond_valence": net["bond_valence"],
+            "structure_factor": {
+                "xray": self.xray.to_dict(),
+                "neutron": self.neutron.to_dict(),
+                "partials": {"k": self.xray.k_inv_A.tolist(), **{k: v.tolist() for k, v in self.xray.partials.items()}},
+            },
+            "real_space": {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in self.real_space.items()},
+            "metadata": self.metadata,
+        }
+        if self.rw is not None:
+            out["rw_percent"] = self.rw
+            out["experiment"] = {
+                "quantity": self.rw_quantity,
+                "radiation": self.rw_radiation,
+                "source": self.experiment.source if self.experiment else None,
+            }
+        return out
+
+    def save_plots(self, folder: str | Path) -> list[Path]:
+        """PNG figures: g(r) with partials, g_VO, S(k), G(r), VOn units, experiment fit."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+
+        def save(fig: Any, name: str) -> None:
+            p = folder / name
+            fig.tight_layout()
+            fig.savefig(p, dpi=110)
+            plt.close(fig)
+            paths.append(p)
+
+        fig, ax = plt.subplots(figsize=(6, 4))
+        pairs = [p for p in ("V-O", "P-O", "Na-O", "O-O") if p in self.rdf.partials]
+        self.rdf.plot(ax, pairs)
+        save(fig, "gr.png")
+        if "V-O" in self.rdf.partials:
+            fig, ax = plt.subplots(figsize=(6, 4))
+            for p in ("V-O", "V4-O", "V5-O"):
+                if p in self.rdf.partials:
+                    ax.plot(self.rdf.r_A, self.rdf.get(p), label=p)
+            ax2 = ax.twinx()
+            ax2.plot(self.rdf.r_A, self.rdf.running_coordination("V-O"), "k--", lw=1, label="n_VO(r)")
+            ax2.set_ylim(0, 8)
+            ax2.set_ylabel("n_VO(r)")
+            ax.set_xlim(1.2, 4)
+            ax.set_xlabel("r (Å)")
+            ax.set_ylabel("g_VO(r)")
+            ax.legend(frameon=False)
+            save(fig, "g_VO.png")
+            fig, ax = plt.subplots(figsize=(5, 4))
+            self.network.plot(ax, "V-O")
+            save(fig, "vo_units.png")
+        fig, ax = plt.subplots(figsize=(6, 4))
+        self.xray.plot(ax, label="X-ray")
+        self.neutron.plot(ax, label="neutron")
+        if self.experiment is not None and self.rw_quantity == "S":
+            ax.plot(self.experiment.x, self.experiment.y, "k.", ms=2, label=f"experiment (Rw {self.rw:.1f} %)")
+        ax.legend(frameon=False)
+        save(fig, "sk.png")
+        fig, ax = plt.subplots(figsize=(6, 4))
+        kmax = self.real_space["k_max"]
+        ax.plot(self.real_space["r"], self.real_space["G"], label=f"X-ray, from S(k) (kmax {kmax:g} 1/Å)")
+        ax.plot(self.real_space["r"], self.real_space["G_neutron"], label=f"neutron, from S(k) (kmax {kmax:g} 1/Å)")
+        ax.plot(self.real_space["r"], self.real_space["G_from_gr"], "k--", lw=0.8, label="neutron, from g(r)")
+        if self.experiment is not None and self.rw_quantity in ("G", "T"):
+            ax.plot(self.experiment.x, self.experiment.y, "k.", ms=2, label=f"experiment (Rw {self.rw:.1f} %)")
+        ax.set_xlabel("r (Å)")
+        ax.set_ylabel("G(r) (1/Å²)")
+        ax.legend(frameon=False)
+        save(fig, "Gr.png")
+        if self.experiment is not None:
+            fig, (ax, axr) = plt.subplots(2, 1, figsize=(6, 5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+            xm, ym = self._model_curve(self.rw_quantity, self.rw_radiation)
+            ax.plot(self.experiment.x, self.experiment.y, "k.", ms=2, label="experiment")
+            ax.plot(xm, ym, "r-", label=f"model (Rw {self.rw:.1f} %)")
+            axr.plot(self.experiment.x, self.experiment.y - np.interp(self.experiment.x, xm, ym), "b-")
+            axr.set_ylabel("residual")
+            axr.set_xlabel("k (1/Å)" if self.rw_quantity == "S" else "r (Å)")
+            ax.legend(frameon=False)
+            save(fig, "experiment_fit.png")
+        return paths
+
+    def _model_curve(self, quantity: str | None, radiation: str | None) -> tuple[np.ndarray, np.ndarray]:
+        sf = self.xray if radiation == "xray" else self.neutron
+        if quantity == "S":
+            return sf.k_inv_A, sf.S
+        rs = self.real_space
+        key = "G" if quantity == "G" else "T"
+        return np.asarray(rs["r"]), np.asarray(rs[key] if radiation == "xray" else rs[f"{key}_neutron"])
+
+
+def analyze_structure(
+    traj: Any,
+    frames: np.ndarray | None = None,
+    cutoffs: dict[tuple[str, str], float] | None = None,
+    r_max_A: float | None = None,
+    dr_A: float = 0.01,
+    k_inv_A: np.ndarray | None = None,
+    k_max_inv_A: float = 20.0,
+    lorch: bool = True,
+    formers: tuple[str, ...] = ("P", "V"),
+    experiment: ExperimentalData | None = None,
+    radiation: str = "xray",
+    fit_range: tuple[float, float] | None = None,
+) -> StructureResult:
+    """Run the full structure analysis.
+
+    Parameters
+    ----------
+    traj : trajectory
+        From :func:`vitreous.io.trajectory.open_trajectory`.
+    frames : ndarray, optional
+        Frame indices (default all).
+    cutoffs : dict, optional
+        {(cation, "O"): Å}; missing cation–O pairs use the first minimum of g_ab.
+    k_inv_A : ndarray, optional
+        k grid for S(k) (default 0.3 … ``k_max_inv_A`` in steps of 0.02 1/Å).
+    k_max_inv_A : float
+        Upper limit of the S(k) → G(r) transform (use the experiment's kmax).
+    experiment : ExperimentalData, optional
+        Measured S, G or T to compute Rw against, with ``radiation``.
+    """
+    frames = np.arange(len(traj)) if frames is None else np.asarray(frames)
+    rdf = PairDistribution(r_max_A, dr_A, split_valence=True).compute(traj, frames)
+    labels = set(rdf.counts)
+    cuts = dict(cutoffs or {})
+    for lab in sorted(labels - {"O"}):
+        element = lab.rstrip("0123456789")
+        if (lab, "O") not in cuts and element != lab and (element, "O") in cuts:
+            cuts[(lab, "O")] = cuts[(element, "O")]  # V4, V5 inherit an explicit V-O cutoff
+        if (lab, "O") not in cuts and f"{lab}-O" in rdf.partials:
+            try:
+                cuts[(lab, "O")] = rdf.first_minimum(f"{lab}-O")
+            except AnalysisError:
+                continue
+    for (a, b), v in list(cuts.items()):
+        cuts[(b, a)] = v
+    network = network_analysis(traj, frames, {k: v for k, v in cuts.items() if k[1] == "O"}, formers)
+    bonds = {}
+    for lab in sorted(labels - {"O"}):
+        pair = f"{lab}-O"
+        try:
+            bonds[pair] = rdf.bond_lengths(pair)
+        except AnalysisError:
+            bonds[pair] = []
+    k = np.arange(0.3, k_max_inv_A + 1e-9, 0.02) if k_inv_A is None else np.asarray(k_inv_A)
+    xray = total_structure_factor(rdf, k, "xray", lorch)
+    neutron = total_structure_factor(rdf, k, "neutron", lorch)
+    na = {}
+    if "Na" in rdf.counts:
+        na = faber_ziman_partials(rdf, k, lorch, pairs=["Na-Na"])
+        xray.partials.update({f"{p}": v for p, v in na.items()})
+    r = rdf.r_A
+    rho0 = rdf.density_A3
+    # S(k) → G(r) needs S from k = 0: extend with the low-k value of the model
+    k_full = np.concatenate([[0.0], k])
+    g_x = reduced_pdf(k_full, np.concatenate([[xray.S[0]], xray.S]), r, k_max_inv_A, lorch)
+    g_n = reduced_pdf(k_full, np.concatenate([[neutron.S[0]], neutron.S]), r, k_max_inv_A, lorch)
+    # neutron-weighted G(r) straight from the partial g(r) (k-independent weights)
+    from vitreous.analysis.scattering import scattering_weights
+
+    w = {e: float(v[0]) for e, v in scattering_weights(rdf.element_labels, np.array([1.0]), "neutron").items()}
+    conc = {e: rdf.concentration(e) for e in rdf.element_labels}
+    mean_w = sum(conc[e] * w[e] for e in conc)
+    g_w = sum(conc[a] * conc[b] * w[a] * w[b] * rdf.get(f"{a}-{b}") for a in conc for b in conc) / mean_w**2
+    real_space = {
+        "r": r,
+        "G": g_x,
+        "T": g_x + 4 * np.pi * rho0 * r,
+        "G_neutron": g_n,
+        "T_neutron": g_n + 4 * np.pi * rho0 * r,
+        "G_from_gr": 4 * np.pi * rho0 * r * (g_w - 1.0),
+        "k_max": k_max_inv_A,
+        "lorch": lorch,
+        "note": "G and T from the X-ray S(k); *_neutron from the neutron S(k); G_from_gr is the neutron-weighted "
+        "4πρ0 r [g(r) − 1] without k truncation",
+    }
+    result = StructureResult(rdf, network, bonds, xray, neutron, na, real_space)
+    result.metadata = {
+        "n_frames": len(frames),
+        "frames": [int(frames[0]), int(frames[-1])],
+        "n_atoms": rdf.n_atoms,
+        "volume_A3": rdf.volume_A3,
+        "density_A3": rho0,
+        "r_max_A": rdf.r_max_A,
+        "dr_A": rdf.dr_A,
+        "smoothing_A": rdf.smoothing_A,
+        "lorch": lorch,
+        "k_max_inv_A": k_max_inv_A,
+        "cutoffs_A": {f"{a}-{b}": v for (a, b), v in cuts.items() if b == "O"},
+        "scattering_data": "X-ray f(k): xraylib FF_Rayl (neutral atoms); neutron b_c: periodictable",
+    }
+    if experiment is not None:
+        result.experiment = experiment
+        result.rw_quantity = experiment.quantity
+        result.rw_radiation = radiation
+        xm, ym = result._model_curve(experiment.quantity, radiation)
+        result.rw = rw_percent(experiment.x, experiment.y, xm, ym, fit_range)
+    return result

@@ -1,0 +1,308 @@
+"""Structure analysis: invariants, hand-built cells, cross-checks with freud and ASE, and
+bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.neighborlist import neighbor_list
+from typer.testing import CliRunner
+
+from vitreous.analysis.experiment import read_experiment, rw_percent
+from vitreous.analysis.network import bond_valence_parameters, network_analysis, parse_cutoffs
+from vitreous.analysis.rdf import PairDistribution
+from vitreous.analysis.scattering import (
+    direct_partials,
+    faber_ziman_partials,
+    reduced_pdf,
+    scattering_weights,
+    total_from_partials,
+    total_structure_factor,
+)
+from vitreous.cli.main import app
+from vitreous.errors import AnalysisError, InputFileError
+from vitreous.io.trajectory import FrameTrajectory, open_trajectory
+
+
+def _ideal_gas(n_frames=4, seed=0, n=(300, 500), L=24.0):
+    rng = np.random.default_rng(seed)
+    frames = []
+    for _ in range(n_frames):
+        a = Atoms(f"Na{n[0]}O{n[1]}", positions=rng.random((sum(n), 3)) * L, cell=[L] * 3, pbc=True)
+        frames.append(a)
+    return FrameTrajectory(frames)
+
+
+def test_ideal_gas_g_is_one():
+    traj = _ideal_gas()
+    rdf = PairDistribution(dr_A=0.1, split_valence=False).compute(traj)
+    sel = rdf.r_A > 2.0
+    # Faber–Ziman normalisation: g_ab → 1, g_aa → (N_a − 1)/N_a; 4 frames × ~1e5 pairs
+    # per 0.1 Å shell beyond 2 Å give a relative noise well below 1 % on the mean
+    assert rdf.get("Na-O")[sel].mean() == pytest.approx(1.0, abs=0.01)
+    assert rdf.get("Na-Na")[sel].mean() == pytest.approx(299 / 300, abs=0.01)
+    assert rdf.total[sel].mean() == pytest.approx(1.0, abs=0.01)
+
+
+def test_partials_sum_to_the_total_of_ase(liquid_nvp28):
+    """Composition-weighted partials equal ASE's total g(r) computed from all pairs."""
+    from ase.geometry.rdf import get_rdf
+
+    with open_trajectory(liquid_nvp28) as traj:
+        rdf = PairDistribution(r_max_A=8.0, dr_A=0.05).compute(traj, np.array([5]))
+        atoms = traj[5]
+    c = {e: rdf.concentration(e) for e in rdf.element_labels}
+    weighted = sum(c[a] * c[b] * rdf.get(f"{a}-{b}") for a in c for b in c)
+    g_ase, r_ase = get_rdf(atoms, 8.0, 160)
+    np.testing.assert_allclose(r_ase, rdf.r_A, atol=1e-12)
+    np.testing.assert_allclose(weighted, g_ase, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(rdf.total, g_ase, rtol=1e-9, atol=1e-9)
+
+
+def test_partials_equal_freud(liquid_nvp28):
+    import freud
+
+    with open_trajectory(liquid_nvp28) as traj:
+        frames = np.arange(0, len(traj), 6)
+        rdf = PairDistribution(r_max_A=8.0, dr_A=0.05).compute(traj, frames)
+        sym = np.array(traj.symbols)
+        for pair in ("V-O", "P-O", "Na-Na", "O-O"):
+            a, b = pair.split("-")
+            acc = freud.density.RDF(bins=160, r_max=8.0, normalization_mode="exact")
+            for f in frames:
+                cell = traj.cells(slice(f, f + 1))[0]
+                pos = traj.positions(slice(f, f + 1))[0]
+                box = freud.box.Box.from_matrix(cell.T)
+                wrapped = box.wrap(pos - 0.5 * cell.sum(axis=0))
+                acc.compute((box, wrapped[sym == b]), query_points=wrapped[sym == a], reset=False)
+            # freud computes in float32 (agreement ~1e-5 relative), so a pair within
+            # round-off of a bin edge can land in the neighbouring bin: allow a few such
+            # bins, and require the running integrals (robust to such swaps) to agree
+            ours, theirs = rdf.get(pair), acc.rdf
+            assert (~np.isclose(ours, theirs, rtol=5e-5, atol=5e-5)).sum() <= 4, pair
+            shell = rdf.r_A**2
+            np.testing.assert_allclose(np.cumsum(ours * shell), np.cumsum(theirs * shell), rtol=1e-3, err_msg=pair)
+
+
+def test_running_coordination_equals_direct_count(liquid_nvp28):
+    with open_trajectory(liquid_nvp28) as traj:
+        rdf = PairDistribution(dr_A=0.01).compute(traj, np.array([3]))
+        atoms = traj[3]
+    R = 2.3
+    i, j = neighbor_list("ij", atoms, cutoff=R - 1e-9)
+    sym = np.array(atoms.get_chemical_symbols())
+    direct = np.sum((sym[i] == "V") & (sym[j] == "O")) / np.sum(sym == "V")
+    n = rdf.running_coordination("V-O")[round(R / rdf.dr_A) - 1]
+    assert n == pytest.approx(direct, rel=1e-12)
+
+
+def test_s_of_k_tends_to_one_and_routes_agree(liquid_nvp28):
+    with open_trajectory(liquid_nvp28) as traj:
+        frames = np.arange(len(traj))
+        rdf = PairDistribution(dr_A=0.005).compute(traj, frames)
+        k = np.linspace(0.5, 25, 300)
+        for radiation in ("xray", "neutron"):
+            s = total_structure_factor(rdf, k, radiation).S
+            assert abs(s[k > 20].mean() - 1) < 0.02
+        # direct route, k commensurate with the cell; neutron total, no window
+        kd, dp = direct_partials(traj, frames[::2], np.linspace(1.5, 12, 24), max_vectors=1500)
+    conc = {e: rdf.concentration(e) for e in rdf.element_labels}
+    w = scattering_weights(rdf.element_labels, kd, "neutron")
+    s_direct = total_from_partials(dp, conc, w)
+    s_ft = total_from_partials(faber_ziman_partials(rdf, kd, lorch=False), conc, w)
+    sel = kd > 2.5
+    # 12 frames of 406 atoms: statistical noise of the direct route ~0.03; the FT route
+    # is truncated at r_max = 8.7 Å. Tolerance: mean |ΔS| < 0.06 (measured ~0.03)
+    assert np.abs(s_direct - s_ft)[sel].mean() < 0.06
+
+
+def test_reduced_pdf_of_a_known_transform():
+    """S(k) − 1 = A sin(k r0)/(k r0) e^(−σ²k²/2) ↔ a Gaussian shell: G peaks at r0."""
+    k = np.linspace(0, 40, 4001)
+    r0, sigma = 2.0, 0.1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = 1 + np.where(k > 0, np.sin(k * r0) / (k * r0), 1.0) * np.exp(-(sigma**2) * k**2 / 2)
+    r = np.linspace(0.5, 4, 701)
+    g = reduced_pdf(k, s, r, k_max=40, lorch=False)
+    assert r[np.argmax(g)] == pytest.approx(r0, abs=0.01)
+    # analytic: G(r) = (1/r0)·[N(r; r0, σ) − N(r; −r0, σ)], N a normal density
+    analytic = (np.exp(-((r - r0) ** 2) / (2 * sigma**2)) - np.exp(-((r + r0) ** 2) / (2 * sigma**2))) / (
+        r0 * sigma * math.sqrt(2 * math.pi)
+    )
+    np.testing.assert_allclose(g, analytic, atol=2e-3)
+
+
+def _tetrahedron(center, axis_sign=1, d=1.55):
+    dirs = np.array(
+        [
+            [1, 0, 0],
+            [-1 / 3, 2 * math.sqrt(2) / 3, 0],
+            [-1 / 3, -math.sqrt(2) / 3, math.sqrt(2 / 3)],
+            [-1 / 3, -math.sqrt(2) / 3, -math.sqrt(2 / 3)],
+        ]
+    )
+    dirs[:, 0] *= axis_sign
+    return [np.asarray(center) + d * v for v in dirs]
+
+
+def _hand_built():
+    """An isolated PO4 (Q0), a P2O7 dimer (two Q1, one BO), a VO4 tetrahedron and a VO5
+    square pyramid (1.60 Å apical + 4 × 1.90 Å basal), far apart in a 30 Å cube."""
+    sym, pos, val = [], [], []
+
+    def add(s, p, v):
+        sym.append(s)
+        pos.append(p)
+        val.append(v)
+
+    add("P", [5, 5, 5], 5)
+    for o in _tetrahedron([5, 5, 5]):
+        add("O", o, -2)
+    p1, p2 = np.array([15.0, 5, 5]), np.array([15.0 + 3.1, 5, 5])
+    add("P", p1, 5)
+    add("P", p2, 5)
+    t1, t2 = _tetrahedron(p1, +1), _tetrahedron(p2, -1)
+    for o in t1:
+        add("O", o, -2)  # t1[0] = shared O at p1 + 1.55 x = p2 - 1.55 x
+    for o in t2[1:]:
+        add("O", o, -2)
+    add("V", [5, 18, 5], 5)
+    for o in _tetrahedron([5, 18, 5], d=1.70):
+        add("O", o, -2)
+    v = np.array([18.0, 18, 18])
+    add("V", v, 4)
+    add("O", v + [0, 0, 1.60], -2)
+    for dx, dy in ((1.9, 0), (-1.9, 0), (0, 1.9), (0, -1.9)):
+        add("O", v + [dx, dy, 0], -2)
+    atoms = Atoms(sym, positions=pos, cell=[30] * 3, pbc=True)
+    atoms.set_array("valence", np.array(val))
+    return atoms
+
+
+def test_hand_built_coordination_bo_and_qn():
+    atoms = _hand_built()
+    traj = FrameTrajectory([atoms])
+    res = network_analysis(traj, np.array([0]), {("P", "O"): 2.0, ("V", "O"): 2.3})
+    assert res.coordination["P-O"]["mean"] == 4 and res.coordination["P-O"]["distribution"]["4"] == 1
+    assert res.coordination["V-O"]["distribution"]["4"] == 0.5 and res.coordination["V-O"]["distribution"]["5"] == 0.5
+    n_o = int(np.sum(atoms.numbers == 8))
+    assert res.oxygen["BO"] == pytest.approx(1 / n_o) and res.oxygen["NBO"] == pytest.approx((n_o - 1) / n_o)
+    assert res.oxygen["bridges"] == {"P-O-P": 1.0}
+    assert res.qn["P"]["Q0"] == pytest.approx(1 / 3) and res.qn["P"]["Q1"] == pytest.approx(2 / 3)
+    # bond-valence sum of the VO4 (4 × 1.70 Å) by Brown–Altermatt: 4 exp((R0 − 1.70)/0.37)
+    b, r0, _ = bond_valence_parameters()
+    bv = res.bond_valence["V"]
+    assert bv.bvs_by_valence[5][0] == pytest.approx(4 * math.exp((r0[("V", 5)] - 1.70) / b))
+    assert bv.bvs_by_valence[4][1] == pytest.approx(
+        math.exp((r0[("V", 4)] - 1.60) / b) + 4 * math.exp((r0[("V", 4)] - 1.90) / b)
+    )
+
+
+def test_vanadyl_and_long_bond_peaks_are_resolved():
+    """Many VO5 pyramids (1.60 + 4 × 1.90 Å) with thermal noise: two first-shell peaks."""
+    rng = np.random.default_rng(1)
+    frames = []
+    for _ in range(5):
+        atoms = Atoms(cell=[40] * 3, pbc=True)
+        for c in rng.random((40, 3)) * 34 + 3:
+            pts = [c, c + [0, 0, 1.60]] + [c + v for v in ([1.9, 0, 0], [-1.9, 0, 0], [0, 1.9, 0], [0, -1.9, 0])]
+            atoms += Atoms("VO5", positions=np.array(pts) + rng.normal(scale=0.03, size=(6, 3)))
+        frames.append(atoms)
+    rdf = PairDistribution(r_max_A=6.0, dr_A=0.01, split_valence=False).compute(FrameTrajectory(frames))
+    short, long = rdf.bond_lengths("V-O")[:2]
+    assert short == pytest.approx(1.60, abs=0.03) and long == pytest.approx(1.90, abs=0.03)
+
+
+def test_rw_and_experiment_files(tmp_path):
+    x = np.linspace(0.5, 20, 200)
+    y = 1 + np.sin(x) / x
+    assert rw_percent(x, y, x, y) == pytest.approx(0.0, abs=1e-12)
+    assert rw_percent(x, 2 * y, x, y) == pytest.approx(50.0)
+    f = tmp_path / "sk_nm.dat"
+    f.write_text("# S(k), k in 1/nm\n" + "\n".join(f"{10 * a} {b} 0.01" for a, b in zip(x, y, strict=True)))
+    exp = read_experiment(f, "S", "1/nm")
+    np.testing.assert_allclose(exp.x, x)
+    assert exp.dy is not None
+    bad = tmp_path / "bad.dat"
+    bad.write_text("1 2\n2 abc\n3 4\n")
+    with pytest.raises(InputFileError, match="line 2"):
+        read_experiment(bad, "S")
+    with pytest.raises(AnalysisError, match="unit"):
+        read_experiment(f, "G", "1/nm")
+    with pytest.raises(AnalysisError, match="do not overlap"):
+        rw_percent(x + 100, y, x, y)
+
+
+def test_bad_structure_input(tmp_path):
+    no_cell = Atoms("NaO", positions=[[0, 0, 0], [2, 0, 0]])
+    with pytest.raises(AnalysisError, match="cell"):
+        PairDistribution().compute(FrameTrajectory([no_cell]))
+    with pytest.raises(AnalysisError, match="beyond half"):
+        PairDistribution(r_max_A=20).compute(_ideal_gas(1, L=24.0))
+    with pytest.raises(AnalysisError, match="unknown species"):
+        parse_cutoffs(["Xx-O=2.0"], {"V", "O"})
+    with pytest.raises(AnalysisError, match="not a number"):
+        parse_cutoffs(["V-O=two"], {"V", "O"})
+
+
+def test_cli_structure_end_to_end(liquid_nvp28, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "s.json"
+    with open_trajectory(liquid_nvp28) as traj:
+        rdf = PairDistribution().compute(traj)
+        k = np.arange(0.5, 15, 0.05)
+        s = total_structure_factor(rdf, k, "xray").S
+    exp = tmp_path / "exp.dat"  # the model's own curve, perturbed: Rw must be small but not 0
+    exp.write_text("\n".join(f"{a:.4f} {b * 1.01:.6f}" for a, b in zip(k, s, strict=True)))
+    res = runner.invoke(
+        app,
+        [
+            "analyze",
+            "structure",
+            str(liquid_nvp28),
+            "-o",
+            str(out),
+            "--frames",
+            "::2",
+            "--cutoff",
+            "V-O=2.4",
+            "--experiment",
+            str(exp),
+            "--plots",
+            str(tmp_path / "p"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    d = json.loads(out.read_text())
+    for key in (
+        "rdf",
+        "coordination",
+        "bond_lengths_A",
+        "oxygen",
+        "qn",
+        "bond_valence",
+        "structure_factor",
+        "real_space",
+        "rw_percent",
+    ):
+        assert key in d
+    assert set(d["rdf"]) >= {"r", "total", "partials"} and "V-O" in d["rdf"]["partials"]
+    assert d["coordination"]["V-O"]["cutoff_A"] == 2.4 and d["coordination"]["V4-O"]["cutoff_A"] == 2.4
+    assert set(d["structure_factor"]) >= {"xray", "neutron", "partials"}
+    assert 0.3 < d["rw_percent"] < 3.0
+    assert (tmp_path / "p" / "g_VO.png").is_file()
+    bad = [
+        (["--cutoff", "Xx-O=2"], "unknown species"),
+        (["--r-max-A", "50"], "beyond half"),
+        (["--frames", "a:b"], "frame range"),
+        (["--radiation", "gamma"], "radiation"),
+    ]
+    for extra, fragment in bad:
+        r = runner.invoke(app, ["analyze", "structure", str(liquid_nvp28), "-o", str(out), *extra])
+        assert r.exit_code == 2 and fragment in r.output, (extra, r.output)
+    r = runner.invoke(app, ["analyze", "structure", str(tmp_path / "none.h5"), "-o", str(out)])
+    assert r.exit_code == 2 and "no such file" in r.output
