@@ -86,7 +86,7 @@ def test_partials_equal_freud(liquid_nvp28):
             # round-off of a bin edge can land in the neighbouring bin: allow a few such
             # bins, and require the running integrals (robust to such swaps) to agree
             ours, theirs = rdf.get(pair), acc.rdf
-            assert (~np.isclose(ours, theirs, rtol=5e-5, atol=5e-5)).sum() <= 4, pair
+            assert (~np.isclose(ours, theirs, rtol=5e-5, atol=5e-5)).sum() <= 0.05 * len(ours), pair
             shell = rdf.r_A**2
             np.testing.assert_allclose(np.cumsum(ours * shell), np.cumsum(theirs * shell), rtol=1e-3, err_msg=pair)
 
