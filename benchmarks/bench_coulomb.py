@@ -17,17 +17,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import relaxed_nvp28  # noqa: E402
+from common import relaxed_nvp28
 
-from vitreous.analysis.network import network_analysis  # noqa: E402
-from vitreous.analysis.rdf import PairDistribution  # noqa: E402
-from vitreous.engines.lammps import LammpsMD, LammpsSettings  # noqa: E402
-from vitreous.engines.lammps_runtime import new_lammps  # noqa: E402
-from vitreous.io.h5md import H5MDTrajectory  # noqa: E402
-from vitreous.io.structures import write_lammps_data  # noqa: E402
-from vitreous.potentials import Coulomb, load_forcefield  # noqa: E402
-from vitreous.protocols import Protocol, Stage  # noqa: E402
-from vitreous.species import type_map  # noqa: E402
+from vitreous.analysis.network import network_analysis
+from vitreous.analysis.rdf import PairDistribution
+from vitreous.engines.lammps import LammpsMD, LammpsSettings
+from vitreous.engines.lammps_runtime import new_lammps
+from vitreous.io.h5md import H5MDTrajectory
+from vitreous.io.structures import write_lammps_data
+from vitreous.potentials import Coulomb, load_forcefield
+from vitreous.protocols import Protocol, Stage
+from vitreous.species import type_map
 
 
 def energy_forces(atoms, coulomb: Coulomb, workdir: Path) -> tuple[float, np.ndarray]:

@@ -16,14 +16,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import relaxed_nvp28  # noqa: E402
+from common import relaxed_nvp28
 
-from vitreous.engines.lammps import LammpsMD, LammpsSettings  # noqa: E402
-from vitreous.engines.lammps_runtime import new_lammps  # noqa: E402
-from vitreous.io.structures import write_lammps_data  # noqa: E402
-from vitreous.potentials import Coulomb, load_forcefield  # noqa: E402
-from vitreous.protocols import Protocol, Stage  # noqa: E402
-from vitreous.species import type_map  # noqa: E402
+from vitreous.engines.lammps import LammpsMD, LammpsSettings
+from vitreous.engines.lammps_runtime import new_lammps
+from vitreous.io.structures import write_lammps_data
+from vitreous.potentials import Coulomb, load_forcefield
+from vitreous.protocols import Protocol, Stage
+from vitreous.species import type_map
 
 
 def raw_lammps(atoms, steps: int, threads: int, coulomb: Coulomb, workdir: Path) -> float:
