@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 
 from vitreous.cli.common import console, handle_errors, write_json
@@ -83,4 +84,175 @@ def structure(
     console.print(f"oxygen: BO {100 * ox['BO']:.1f} %, NBO {100 * ox['NBO']:.1f} %, free {100 * ox['free']:.1f} %")
     if "rw_percent" in data:
         console.print(f"Rw against {experiment} ({quantity}, {radiation}): {data['rw_percent']:.2f} %")
+    console.print(f"wrote {output}")
+
+
+@app.command("dynamics")
+@handle_errors
+def dynamics(
+    trajectory: Annotated[Path, typer.Argument(help="Trajectory with unwrapped positions (H5MD, extxyz)")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Result JSON")],
+    species: Annotated[str, typer.Option(help="Mobile ion element")] = "Na",
+    temperature_K: Annotated[
+        float | None, typer.Option("--temperature-K", help="T (K); default: from the file")
+    ] = None,
+    haven_ratio: Annotated[float, typer.Option(help="Haven ratio H_R")] = 1.0,
+    frame_interval_ps: Annotated[
+        float | None, typer.Option("--frame-interval-ps", help="Frame spacing (ps) when the file has no times")
+    ] = None,
+    frames: Annotated[str | None, typer.Option(help="Frames START:STOP:STEP")] = None,
+    threshold_A2: Annotated[
+        float | None, typer.Option("--threshold-A2", help="Trapped/mobile per-ion MSD threshold (Å²)")
+    ] = None,
+    link_A: Annotated[float | None, typer.Option("--link-A", help="Site link distance for channels (Å)")] = None,
+    plots: Annotated[Path | None, typer.Option(help="Folder for PNG plots")] = None,
+) -> None:
+    """MSD, D with uncertainty, Nernst–Einstein and collective σ, trapped/mobile ions, channels."""
+    import warnings
+
+    from vitreous.analysis.dynamics import SubdiffusiveWarning, analyze_dynamics
+    from vitreous.io.trajectory import open_trajectory, parse_frames
+
+    with open_trajectory(trajectory, frame_interval_ps) as traj:
+        sel = parse_frames(frames, len(traj))
+        with warnings.catch_warnings(record=True) as caught, console.status("computing MSD ..."):
+            warnings.simplefilter("always", SubdiffusiveWarning)
+            res = analyze_dynamics(traj, species, sel, temperature_K, haven_ratio, threshold_A2, link_A)
+    data = res.to_dict()
+    data["metadata"]["trajectory"] = str(trajectory)
+    data["warnings"] = [str(w.message) for w in caught]
+    write_json(data, output)
+    if plots is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        plots.mkdir(parents=True, exist_ok=True)
+        fig, ax = plt.subplots(figsize=(6, 4))
+        res.plot(ax)
+        fig.tight_layout()
+        fig.savefig(plots / f"msd_{species}.png", dpi=110)
+        plt.close(fig)
+    d, c, i = data["diffusion"], data["conductivity"], data["ions"]
+    for w in data["warnings"]:
+        console.print(f"[yellow]warning:[/] {w}")
+    console.print(
+        f"D_{species} = {d['D_cm2_s']:.3e} ± {d['D_err_cm2_s']:.1e} cm²/s (fit {d['fit_window_ps'][0]:.2f}–"
+        f"{d['fit_window_ps'][1]:.2f} ps, log-log slope {d['loglog_slope']:.2f}) at {c['temperature_K']:.0f} K"
+    )
+    console.print(
+        f"σ Nernst–Einstein {c['nernst_einstein_S_cm']:.3e} S/cm (H_R {c['haven_ratio']:g}); collective "
+        f"{c['collective_S_cm']:.3e} ± {c['collective_err_S_cm']:.1e} S/cm"
+    )
+    console.print(
+        f"{species}: trapped {100 * i['trapped_fraction']:.0f} %, mobile {100 * i['mobile_fraction']:.0f} % "
+        f"(threshold {i['threshold_A2']:.2f} Å² at {i['lag_ps']:.2f} ps)"
+    )
+    ch = data["channels"]["static"]
+    console.print(
+        f"channels (link {data['channels']['link_A']:.2f} Å): "
+        f"largest cluster {100 * ch['largest_cluster_fraction']:.0f} % "
+        f"of {species}, percolates: {ch['percolates']}"
+    )
+    console.print(f"wrote {output}")
+
+
+@app.command("arrhenius")
+@handle_errors
+def arrhenius(
+    results: Annotated[list[Path], typer.Argument(help="Dynamics result JSON files (one per temperature)")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Result JSON")],
+    form: Annotated[str, typer.Option(help="sigma_T (σT = A exp(−Ea/kT)), sigma or D")] = "sigma_T",
+    at_K: Annotated[list[float] | None, typer.Option("--at-K", help="Extrapolate to this T (K), repeatable")] = None,
+    experiment: Annotated[list[str] | None, typer.Option(help="Measured point T=S_per_cm, e.g. 473=3.3e-5")] = None,
+    plots: Annotated[Path | None, typer.Option(help="Folder for the Arrhenius plot")] = None,
+) -> None:
+    """Arrhenius fit of σ (or D) over dynamics results at several temperatures."""
+    import json
+
+    from vitreous.analysis.arrhenius import fit_arrhenius
+    from vitreous.errors import AnalysisError, InputFileError
+
+    temps, vals, errs = [], [], []
+    for path in results:
+        if not path.is_file():
+            raise InputFileError(f"cannot read {path}: no such file")
+        try:
+            d = json.loads(path.read_text())
+            c = d["conductivity"]
+            temps.append(c["temperature_K"])
+            if form == "D":
+                vals.append(d["diffusion"]["D_cm2_s"])
+                errs.append(d["diffusion"]["D_err_cm2_s"])
+            else:
+                vals.append(c["nernst_einstein_S_cm"])
+                errs.append(c["nernst_einstein_err_S_cm"])
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise InputFileError(
+                f"{path} is not a dynamics result", hint="make it with 'vitreous analyze dynamics'"
+            ) from None
+    exp_points = []
+    for item in experiment or []:
+        try:
+            t_s, v_s = item.split("=")
+            exp_points.append((float(t_s), float(v_s)))
+        except ValueError:
+            raise AnalysisError(
+                f"cannot read experiment point '{item}'", hint="write T=S_per_cm, e.g. 473=3.3e-5"
+            ) from None
+    err_arr = np.array(errs, dtype=float)
+    use_err = bool(np.all(np.isfinite(err_arr)) and np.all(err_arr > 0))
+    fit = fit_arrhenius(np.array(temps), np.array(vals), err_arr if use_err else None, form)  # type: ignore[arg-type]
+    points = sorted(set((at_K or []) + [t for t, _ in exp_points])) or [473.0]
+    out = fit.to_dict()
+    out["sigma_at" if form != "D" else "D_at"] = {f"{t:g}": fit.predict(t) for t in points}
+    out["experiment"] = [{"temperature_K": t, "value": v} for t, v in exp_points]
+    write_json(out, output)
+    if plots is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        plots.mkdir(parents=True, exist_ok=True)
+        fig, ax = plt.subplots(figsize=(6, 4))
+        fit.plot(ax, exp_points)
+        fig.tight_layout()
+        fig.savefig(plots / "arrhenius.png", dpi=110)
+        plt.close(fig)
+    console.print(f"Ea = {fit.Ea_eV:.3f} ± {fit.Ea_err_eV:.3f} eV ({out['equation']})")
+    for t, p in out.get("sigma_at", out.get("D_at", {})).items():
+        console.print(f"  at {t} K: {p['value']:.3e} (95 % interval {p['low']:.2e} – {p['high']:.2e})")
+    console.print(f"wrote {output}")
+
+
+@app.command("tg")
+@handle_errors
+def tg(
+    source: Annotated[Path, typer.Argument(help="Tg-scan trajectory (H5MD) or text with columns T V [H]")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Result JSON")],
+    quantity: Annotated[str, typer.Option(help="volume, density or enthalpy")] = "volume",
+    plots: Annotated[Path | None, typer.Option(help="Folder for the Tg plot")] = None,
+) -> None:
+    """Tg from the change of slope of volume (or enthalpy) against T on cooling."""
+    from vitreous.analysis.thermal import tg_from_source
+
+    fit = tg_from_source(source, quantity)
+    write_json(fit.to_dict(), output)
+    if plots is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        plots.mkdir(parents=True, exist_ok=True)
+        fig, ax = plt.subplots(figsize=(6, 4))
+        fit.plot(ax)
+        fig.tight_layout()
+        fig.savefig(plots / "tg.png", dpi=110)
+        plt.close(fig)
+    console.print(
+        f"Tg = {fit.Tg_K:.0f} K (95 % interval {fit.interval_K[0]:.0f}–{fit.interval_K[1]:.0f} K) from {fit.quantity}"
+    )
     console.print(f"wrote {output}")

@@ -212,6 +212,26 @@ class H5MDWriter:
         self.close()
 
 
+def _hyperslab(index: slice | np.ndarray | int, n: int) -> tuple[slice | np.ndarray, np.ndarray | None]:
+    """An index as a slice when it is regular, else a sorted unique array plus the
+    permutation that restores the requested order."""
+    if isinstance(index, slice):
+        return index, None
+    idx = np.atleast_1d(np.asarray(index))
+    if idx.dtype == bool:
+        idx = np.flatnonzero(idx)
+    idx = np.where(idx < 0, idx + n, idx).astype(np.int64)
+    if idx.size == 0:
+        return slice(0, 0), None
+    if idx.size == 1:
+        return slice(int(idx[0]), int(idx[0]) + 1), None
+    step = idx[1] - idx[0]
+    if step > 0 and np.all(np.diff(idx) == step):
+        return slice(int(idx[0]), int(idx[-1]) + 1, int(step)), None
+    uniq, inverse = np.unique(idx, return_inverse=True)
+    return uniq, inverse
+
+
 class H5MDTrajectory:
     """Read an H5MD trajectory lazily (frames are read on demand).
 
@@ -299,15 +319,21 @@ class H5MDTrajectory:
     def positions(
         self, frames: slice | np.ndarray = slice(None), atoms: slice | np.ndarray = slice(None)
     ) -> np.ndarray:
-        """Unwrapped positions (F, n, 3) Å for a frame range and an atom subset."""
+        """Unwrapped positions (F, n, 3) Å for frames and an atom subset (any index arrays;
+        regular ones are read as HDF5 hyperslabs, others through a bounding range)."""
         ds = self._all["position/value"]
-        if isinstance(atoms, np.ndarray) and atoms.dtype != bool:
-            order = np.argsort(atoms)
-            data = ds[frames, np.sort(atoms), :]
-            out = np.empty_like(data)
-            out[:, order] = data
-            return out
-        return ds[frames, atoms, :]
+        f_sel, f_post = _hyperslab(frames, ds.shape[0])
+        a_sel, a_post = _hyperslab(atoms, ds.shape[1])
+        if isinstance(f_sel, np.ndarray) and isinstance(a_sel, np.ndarray):  # h5py: one fancy index at most
+            lo, hi = int(f_sel.min()), int(f_sel.max()) + 1
+            data = ds[lo:hi, a_sel, :][f_sel - lo]
+        else:
+            data = ds[f_sel, a_sel, :]
+        if f_post is not None:
+            data = data[f_post]
+        if a_post is not None:
+            data = data[:, a_post]
+        return data
 
     def velocities(self, frames: slice = slice(None)) -> np.ndarray:
         """Velocities (F, N, 3) Å/ps."""

@@ -1,0 +1,312 @@
+"""Ion dynamics, conductivity, Arrhenius, percolation and Tg: analytic cases, synthetic
+data with known answers, a kinisi cross-check, and bad input."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+from ase import Atoms
+from typer.testing import CliRunner
+
+from vitreous.analysis.arrhenius import fit_arrhenius
+from vitreous.analysis.channels import percolation
+from vitreous.analysis.dynamics import (
+    SubdiffusiveWarning,
+    analyze_dynamics,
+    fit_diffusion,
+    msd_direct,
+    msd_fft,
+    msd_per_atom,
+    nernst_einstein_S_cm,
+)
+from vitreous.analysis.thermal import fit_tg
+from vitreous.cli.main import app
+from vitreous.errors import AnalysisError
+from vitreous.io.trajectory import FrameTrajectory
+
+K_B = 1.380649e-23  # J/K (exact, SI 2019)
+E = 1.602176634e-19  # C (exact, SI 2019)
+
+
+def random_walk(d_A2_ps=0.5, n_walkers=100, n_frames=400, dt_ps=0.1, seed=0, n_frame_atoms=60, drift=(0, 0, 0)):
+    """Na random walkers with known D among immobile heavy 'framework' atoms (P)."""
+    rng = np.random.default_rng(seed)
+    steps = rng.normal(scale=np.sqrt(2 * d_A2_ps * dt_ps), size=(n_frames, n_walkers, 3))
+    steps[0] = 0
+    walkers = rng.random((n_walkers, 3)) * 30 + np.cumsum(steps, axis=0)
+    fixed = np.broadcast_to(rng.random((n_frame_atoms, 3)) * 30, (n_frames, n_frame_atoms, 3))
+    pos = np.concatenate([walkers, fixed], axis=1) + np.arange(n_frames)[:, None, None] * dt_ps * np.array(drift)
+    frames = []
+    for k in range(n_frames):
+        a = Atoms(f"Na{n_walkers}P{n_frame_atoms}", positions=pos[k], cell=[30] * 3, pbc=True)
+        a.info["time_ps"] = k * dt_ps
+        frames.append(a)
+    return FrameTrajectory(frames)
+
+
+def test_fft_msd_equals_direct():
+    x = np.random.default_rng(1).normal(size=(300, 7, 3)).cumsum(axis=0)
+    np.testing.assert_allclose(msd_fft(x), msd_direct(x), rtol=1e-9, atol=1e-9)
+
+
+def test_ballistic_msd_is_t_squared():
+    t = np.arange(50) * 0.1
+    v = np.array([1.0, -2.0, 0.5])
+    x = (t[:, None] * v)[:, None, :]
+    np.testing.assert_allclose(msd_fft(x)[:, 0], (v @ v) * t**2, rtol=1e-9, atol=1e-9)
+
+
+def test_centre_of_mass_drift_is_removed():
+    plain = random_walk(seed=3)
+    drifting = random_walk(seed=3, drift=(2.0, -1.0, 0.5))  # Å/ps for every atom
+    ions = np.arange(100)
+    _, a, _ = msd_per_atom(plain, ions)
+    _, b, drift = msd_per_atom(drifting, ions)
+    np.testing.assert_allclose(a, b, atol=1e-8)
+    # the removed drift is the imposed one (v·t over 39.9 ps) up to the walkers' own COM motion
+    np.testing.assert_allclose(drift[-1], np.array([2.0, -1.0, 0.5]) * 39.9, atol=1.0)
+
+
+def test_random_walk_recovers_D_with_honest_uncertainty():
+    true = 0.5
+    d, err = [], []
+    for seed in range(40):
+        traj = random_walk(true, n_frames=200, seed=seed)
+        t, msd, _ = msd_per_atom(traj, np.arange(100))
+        fit = fit_diffusion(t, msd.sum(axis=2))
+        d.append(fit.D_A2_ps)
+        err.append(fit.D_err_A2_ps)
+    d, err = np.array(d), np.array(err)
+    coverage = np.mean(np.abs(d - true) < 1.96 * err)
+    # 40 seeds: the binomial 95 % range of a true 95 % coverage is ~0.85–1.0
+    assert 0.85 <= coverage <= 1.0, coverage
+    # the stated error is neither absurdly small nor large against the scatter over seeds
+    assert 0.6 < err.mean() / d.std(ddof=1) < 1.6
+
+
+def test_subdiffusive_run_warns():
+    rng = np.random.default_rng(0)
+    cage = rng.random((60, 3)) * 30
+    frames = []
+    for k in range(100):  # atoms rattling in place: MSD plateaus
+        a = Atoms("Na60", positions=cage + rng.normal(scale=0.3, size=(60, 3)), cell=[30] * 3, pbc=True)
+        a.info["time_ps"] = 0.1 * k
+        frames.append(a)
+    traj = FrameTrajectory(frames)
+    t, msd, _ = msd_per_atom(traj, np.arange(60))
+    with pytest.warns(SubdiffusiveWarning):
+        fit = fit_diffusion(t, msd.sum(axis=2))
+    assert fit.subdiffusive
+
+
+def test_nernst_einstein_units_by_hand():
+    # N = 100 Na+, D = 1e-5 cm²/s, V = 1e4 Å³ = 1e-20 cm³, T = 1000 K:
+    # σ = N e² D / (V k_B T) = 100 · e² · 1e-5 / (1e-20 · k_B · 1000) S/cm
+    hand = 100 * E**2 * 1e-5 / (1e-20 * K_B * 1000)
+    assert nernst_einstein_S_cm(100, 1.0, 1e-5, 1e4, 1000.0) == pytest.approx(hand, rel=1e-12)
+    assert nernst_einstein_S_cm(100, 1.0, 1e-5, 1e4, 1000.0, haven_ratio=0.5) == pytest.approx(2 * hand)
+    with pytest.raises(AnalysisError):
+        nernst_einstein_S_cm(100, 1.0, 1e-5, 1e4, -5)
+
+
+def test_non_uniform_frames_rejected():
+    traj = random_walk(n_frames=20)
+    traj._times[5] += 0.03
+    with pytest.raises(AnalysisError, match="evenly spaced"):
+        msd_per_atom(traj, np.arange(10))
+    no_times = FrameTrajectory([traj[i] for i in range(20)])
+    for f in no_times._frames:
+        f.info.pop("time_ps")
+    no_times = FrameTrajectory(no_times._frames)
+    with pytest.raises(AnalysisError, match="frame interval"):
+        msd_per_atom(no_times, np.arange(10))
+
+
+def test_kinisi_agrees_on_the_same_trajectory():
+    """kinisi (Bayesian, generalised least squares) and vitreous on one random walk: D
+    agrees within the combined uncertainty."""
+    kinisi_analyze = pytest.importorskip("kinisi.analyze")
+    import scipp as sc
+
+    true = 0.3
+    traj = random_walk(true, n_walkers=80, n_frames=150, dt_ps=0.1, seed=11)
+    res = analyze_dynamics(traj, "Na", temperature_K=1000.0, threshold_A2=1.0)
+    frames = []
+    for k in range(len(traj)):
+        a = traj[k]
+        a.wrap()
+        frames.append(a)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        da = kinisi_analyze.DiffusionAnalyzer.from_ase(
+            frames, specie="Na", time_step=sc.scalar(0.1, unit="ps"), step_skip=sc.scalar(1),
+            progress=False)  # fmt: skip
+        da.diffusion(sc.scalar(1.0, unit="ps"), progress=False, random_state=np.random.RandomState(0))
+    samples = sc.to_unit(da.D, "cm^2/s").values
+    d_k, e_k = float(np.mean(samples)), float(np.std(samples))
+    d_v, e_v = res.diffusion.D_cm2_s, res.diffusion.D_err_cm2_s
+    assert abs(d_k - d_v) < 2 * np.hypot(e_k, e_v), (d_k, e_k, d_v, e_v)
+    assert abs(d_v - true * 1e-4) < 3 * e_v
+
+
+def test_arrhenius_recovers_activation_energy():
+    rng = np.random.default_rng(2)
+    t = np.array([900.0, 1000, 1100, 1200, 1400])
+    ea, a = 0.6, 5e3
+    sigma_true = a / t * np.exp(-ea / (8.617333262e-5 * t))
+    sigma = sigma_true * np.exp(rng.normal(scale=0.05, size=t.size))
+    fit = fit_arrhenius(t, sigma, 0.05 * sigma, form="sigma_T")
+    assert abs(fit.Ea_eV - ea) < 3 * fit.Ea_err_eV and fit.Ea_err_eV < 0.1
+    at = fit.predict(473.0)
+    truth = a / 473 * np.exp(-ea / (8.617333262e-5 * 473))
+    assert at["low"] < truth < at["high"]
+    with pytest.raises(AnalysisError):
+        fit_arrhenius([1000.0], [1e-3])
+    with pytest.raises(AnalysisError):
+        fit_arrhenius([1000.0, 1100.0], [1e-3, -1.0])
+
+
+def test_tg_of_a_noisy_bilinear_curve():
+    rng = np.random.default_rng(4)
+    t = np.arange(300.0, 1501.0, 50.0)
+    tg = 780.0
+    v = 5000 + 0.05 * (t - tg) + 0.25 * np.maximum(0, t - tg) + rng.normal(scale=2.0, size=t.size)
+    fit = fit_tg(t, v)
+    assert fit.interval_K[0] <= tg <= fit.interval_K[1]
+    assert abs(fit.Tg_K - tg) < 60 and fit.interval_K[1] - fit.interval_K[0] < 300
+    with pytest.raises(AnalysisError, match="at least 6"):
+        fit_tg(t[:4], v[:4])
+
+
+def test_percolation_on_hand_made_lattices():
+    cell = np.eye(3) * 10.0
+    line = np.array([[x, 5.0, 5.0] for x in np.arange(0.5, 10, 2.0)])  # spans a through the boundary
+    res = percolation(line, cell, 2.5)
+    assert res.percolates and res.to_dict()["percolating_axes"] == ["a"] and res.largest_fraction == 1.0
+    pair_across = np.array([[0.5, 5, 5], [9.5, 5, 5], [5, 5, 0.5], [5, 5, 2.0]])  # linked, but not spanning
+    res = percolation(pair_across, cell, 1.6)
+    assert not res.percolates and sorted(res.cluster_sizes) == [2, 2]
+    isolated = np.array([[1, 1, 1], [5, 5, 5], [8, 2, 6]], dtype=float)
+    res = percolation(isolated, cell, 2.0)
+    assert not res.percolates and res.cluster_sizes == [1, 1, 1]
+    cube = np.array([[x, y, z] for x in np.arange(0.5, 10, 2.0) for y in np.arange(0.5, 10, 2.0)
+                     for z in np.arange(0.5, 10, 2.0)])  # fmt: skip
+    assert percolation(cube, cell, 2.1).to_dict()["percolating_axes"] == ["a", "b", "c"]
+    with pytest.raises(AnalysisError, match="half the cell"):
+        percolation(line, cell, 6.0)
+
+
+def test_cli_dynamics_arrhenius_tg(tmp_path):
+    runner = CliRunner()
+    results = []
+    for k, (temp, d) in enumerate([(900.0, 0.05), (1100.0, 0.15), (1300.0, 0.35)]):
+        traj = random_walk(d, n_walkers=60, n_frames=120, seed=k)
+        path = tmp_path / f"rw{k}.extxyz"
+        import ase.io
+
+        ase.io.write(path, [traj[i] for i in range(len(traj))])
+        out = tmp_path / f"dyn{k}.json"
+        res = runner.invoke(
+            app,
+            [
+                "analyze",
+                "dynamics",
+                str(path),
+                "--species",
+                "Na",
+                "--temperature-K",
+                str(temp),
+                "-o",
+                str(out),
+                "--threshold-A2",
+                "2.0",
+                "--plots",
+                str(tmp_path / "p"),
+            ],
+        )
+        assert res.exit_code == 0, res.output
+        data = json.loads(out.read_text())
+        for key in ("msd", "diffusion", "conductivity", "ions", "channels"):
+            assert key in data
+        assert {"t_ps", "msd_A2"} <= set(data["msd"]) and {"D_cm2_s", "D_err_cm2_s", "fit_window_ps"} <= set(
+            data["diffusion"]
+        )
+        assert {"nernst_einstein_S_cm", "collective_S_cm"} <= set(data["conductivity"])
+        assert {"trapped_fraction", "mobile_fraction", "threshold_A2", "per_ion_msd_A2"} <= set(data["ions"])
+        assert data["diffusion"]["D_cm2_s"] == pytest.approx(d * 1e-4, rel=0.25)
+        results.append(out)
+    arr = tmp_path / "arr.json"
+    res = runner.invoke(
+        app,
+        [
+            "analyze",
+            "arrhenius",
+            *map(str, results),
+            "-o",
+            str(arr),
+            "--at-K",
+            "473",
+            "--experiment",
+            "473=3.3e-5",
+            "--plots",
+            str(tmp_path / "p"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    a = json.loads(arr.read_text())
+    assert {"Ea_eV", "Ea_err_eV", "sigma_at"} <= set(a) and "473" in a["sigma_at"]
+    assert (tmp_path / "p" / "arrhenius.png").is_file()
+    scan = tmp_path / "scan.txt"
+    t = np.arange(300.0, 1501.0, 100.0)
+    scan.write_text("# T V\n" + "\n".join(f"{x} {5000 + 0.05 * x + 0.2 * max(0, x - 800)}" for x in t))
+    tg_out = tmp_path / "tg.json"
+    res = runner.invoke(app, ["analyze", "tg", str(scan), "-o", str(tg_out)])
+    assert res.exit_code == 0, res.output
+    tgd = json.loads(tg_out.read_text())
+    assert tgd["Tg_K"] == pytest.approx(800, abs=30) and len(tgd["Tg_interval_K"]) == 2
+    bad = [
+        (["analyze", "dynamics", str(tmp_path / "nope.xyz"), "-o", str(tmp_path / "x.json")], "no such file"),
+        (
+            [
+                "analyze",
+                "dynamics",
+                str(tmp_path / "rw0.extxyz"),
+                "--species",
+                "Li",
+                "-o",
+                str(tmp_path / "x.json"),
+                "--temperature-K",
+                "900",
+            ],
+            "no Li",
+        ),
+        (["analyze", "dynamics", str(tmp_path / "rw0.extxyz"), "-o", str(tmp_path / "x.json")], "temperature"),
+        (["analyze", "arrhenius", str(results[0]), "-o", str(tmp_path / "x.json")], "two"),
+        (["analyze", "arrhenius", str(scan), str(results[0]), "-o", str(tmp_path / "x.json")], "not a dynamics"),
+        (
+            ["analyze", "arrhenius", *map(str, results), "-o", str(tmp_path / "x.json"), "--experiment", "473"],
+            "experiment point",
+        ),
+        (["analyze", "tg", str(scan), "-o", str(tmp_path / "x.json"), "--quantity", "entropy"], "unknown quantity"),
+    ]
+    for args, fragment in bad:
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2 and fragment in r.output, (args, r.output)
+
+
+def test_tg_scan_with_the_real_engine(relaxed_nvp28, tmp_path):
+    """A (very short) NPT cooling scan through LAMMPS, then Tg from the H5MD file."""
+    from vitreous.analysis.thermal import tg_from_source
+    from vitreous.engines.lammps import LammpsMD, LammpsSettings
+    from vitreous.potentials import Coulomb, load_forcefield
+    from vitreous.protocols import tg_scan
+
+    proto = tg_scan(2400, 400, 400, 0.15, thermo_every=25)
+    res = LammpsMD(
+        relaxed_nvp28, load_forcefield("bmp"), proto, tmp_path, seed=1, settings=LammpsSettings(coulomb=Coulomb("dsf"))
+    ).run(progress=False)
+    fit = tg_from_source(res.trajectory, "volume")
+    assert len(fit.temperatures_K) == 6 and 400 <= fit.Tg_K <= 2400
