@@ -16,8 +16,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 run: $(STAMP)
-	mkdir -p vitreous-out
-	$(BIN)/vitreous build NVP28 --atoms 405 --seed 1 -o vitreous-out/nvp28-405.extxyz --json vitreous-out/nvp28-405.json
+	$(BIN)/vitreous run
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -9,6 +9,7 @@ import typer
 from vitreous.cli import analyze as _analyze
 from vitreous.cli import build as _build
 from vitreous.cli import md as _md
+from vitreous.cli import study as _study
 from vitreous.cli.common import STATE
 
 app = typer.Typer(
@@ -32,6 +33,8 @@ app.command("build")(_build.build)
 app.command("melt-quench")(_md.melt_quench)
 app.command("md")(_md.md)
 app.add_typer(_analyze.app, name="analyze")
+app.command("run")(_study.run)
+app.command("report")(_study.report)
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -1,0 +1,291 @@
+"""The study report: one self-contained HTML file (figures embedded as base64 PNG), the same
+figures as PNG and SVG files, and ``results.json`` with the headline numbers per model."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vitreous.study.store import RunStore
+
+__all__ = ["collect_results", "write_report"]
+
+
+def _reference() -> dict[str, Any]:
+    return tomllib.loads(resources.files("vitreous.data").joinpath("reference.toml").read_text())
+
+
+def collect_results(store: RunStore, out_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """Headline numbers per model group from the store's complete tasks (output paths
+    resolved against the study folder ``out_dir``)."""
+    out: dict[str, dict[str, Any]] = {}
+    for row in store.rows():
+        row["outputs"] = {k: str(Path(out_dir) / v) for k, v in (row.get("outputs") or {}).items()}
+        if row["kind"] == "report" or "/" not in row["label"]:
+            continue
+        group, label = row["label"].split("/", 1)
+        g = out.setdefault(group, {"status": {}, "sigma_S_cm": {}, "D_cm2_s": {}})
+        g["status"][label] = row["status"]
+        res = row.get("result") or {}
+        if row["status"] != "complete":
+            continue
+        if row["kind"] == "build":
+            g["counts"] = res["counts"]
+            g["achieved_mol_percent"] = res["achieved_mol_percent"]
+            g["v4_fraction"] = res["v4_fraction"]
+            g["seed"] = res["seed"]
+        elif row["kind"] == "melt_quench":
+            g["final_density_g_cm3"] = res.get("density_g_cm3")
+            g["final_pressure_GPa"] = res.get("pressure_GPa")
+        elif row["kind"] == "structure":
+            g.update({k: res.get(k) for k in ("n_V", "n_V_cutoff_A", "vo_units", "vo_units_std", "bond_lengths_A",
+                                              "oxygen", "bridges", "qn", "rw_percent")})  # fmt: skip
+            g["structure_json"] = row["outputs"]["json"]
+        elif row["kind"] == "tg":
+            g["Tg_K"] = res["Tg_K"]
+            g["Tg_interval_K"] = res["Tg_interval_K"]
+            g["tg_json"] = row["outputs"]["json"]
+        elif row["kind"] == "dynamics":
+            t = f"{res['target_temperature_K']:g}"
+            g["sigma_S_cm"][t] = {"value": res["sigma_S_cm"], "err": res["sigma_err_S_cm"],
+                                  "temperature_K": res["temperature_K"], "collective": res["collective_S_cm"],
+                                  "trapped_fraction": res["trapped_fraction"], "percolates": res["percolates"],
+                                  "warnings": res.get("warnings", [])}  # fmt: skip
+            g["D_cm2_s"][t] = {"value": res["D_cm2_s"], "err": res["D_err_cm2_s"]}
+            g.setdefault("dynamics_json", {})[t] = row["outputs"]["json"]
+        elif row["kind"] == "arrhenius":
+            g["Ea_eV"] = res["Ea_eV"]
+            g["Ea_err_eV"] = res["Ea_err_eV"]
+            g["arrhenius_form"] = res["form"]
+            g["sigma_extrapolated"] = res["sigma_at"]
+            g["arrhenius_json"] = row["outputs"]["json"]
+    return out
+
+
+def _figures(group: str, g: dict[str, Any], folder: Path) -> list[tuple[str, Path]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figs: list[tuple[str, Path]] = []
+
+    def save(fig: Any, name: str, caption: str) -> None:
+        fig.tight_layout()
+        png = folder / f"{group}_{name}.png"
+        fig.savefig(png, dpi=100)
+        fig.savefig(png.with_suffix(".svg"))
+        plt.close(fig)
+        figs.append((caption, png))
+
+    if g.get("structure_json"):
+        s = json.loads(Path(g["structure_json"]).read_text())
+        fig, ax = plt.subplots(figsize=(6, 3.6))
+        for rad in ("xray", "neutron"):
+            ax.plot(s["structure_factor"][rad]["k"], s["structure_factor"][rad]["S"], label=rad)
+        ax.set_xlabel("k (1/Å)")
+        ax.set_ylabel("S(k)")
+        ax.legend(frameon=False)
+        save(fig, "sk", "Total structure factors S(k) (Faber–Ziman, Lorch window)")
+        fig, ax = plt.subplots(figsize=(6, 3.6))
+        rs = s["real_space"]
+        ax.plot(rs["r"], rs["G"], label=f"X-ray (kmax {rs['k_max']:g} 1/Å)")
+        ax.plot(rs["r"], rs["G_neutron"], label="neutron")
+        ax.set_xlabel("r (Å)")
+        ax.set_ylabel("G(r) (1/Å²)")
+        ax.legend(frameon=False)
+        save(fig, "Gr", "Reduced pair distribution functions G(r) from S(k)")
+        r = np.array(s["rdf"]["r"])
+        fig, ax = plt.subplots(figsize=(6, 3.6))
+        for p in ("V-O", "V4-O", "V5-O"):
+            if p in s["rdf"]["partials"]:
+                ax.plot(r, s["rdf"]["partials"][p], label=p)
+        ax.set_xlim(1.2, 4.5)
+        ax.set_xlabel("r (Å)")
+        ax.set_ylabel("g(r)")
+        ax.legend(frameon=False)
+        save(fig, "gVO", "Partial g_VO(r)")
+        if g.get("vo_units"):
+            fig, ax = plt.subplots(figsize=(5, 3.4))
+            keys = list(g["vo_units"])
+            ax.bar(keys, [100 * g["vo_units"][k] for k in keys],
+                   yerr=[100 * (g.get("vo_units_std") or {}).get(k, 0) for k in keys])  # fmt: skip
+            ax.set_xlabel("V coordination l (VO_l)")
+            ax.set_ylabel("%")
+            save(fig, "vo_units", "Distribution of VO_l units")
+    if g.get("tg_json"):
+        from vitreous.analysis.thermal import fit_tg
+
+        d = json.loads(Path(g["tg_json"]).read_text())
+        fit = fit_tg(np.array(d["temperatures_K"]), np.array(d["values"]), d["quantity"], n_bootstrap=200)
+        fig, ax = plt.subplots(figsize=(6, 3.6))
+        fit.plot(ax)
+        save(fig, "tg", "Volume on stepwise cooling and the two-line Tg fit")
+    for t, path in sorted((g.get("dynamics_json") or {}).items(), key=lambda x: float(x[0])):
+        d = json.loads(Path(path).read_text())
+        half = len(d["msd"]["t_ps"]) // 2  # longer lags have too few time origins
+        tt = np.array(d["msd"]["t_ps"])[1:half]
+        fig, ax = plt.subplots(figsize=(6, 3.6))
+        ax.loglog(tt, np.array(d["msd"]["msd_A2"])[1:half], "k-", lw=2, label="all Na")
+        if d["ions"]["msd_mobile_A2"]:
+            ax.loglog(tt, np.array(d["ions"]["msd_mobile_A2"])[1:half], "r-", label="mobile")
+        if d["ions"]["msd_trapped_A2"]:
+            ax.loglog(tt, np.array(d["ions"]["msd_trapped_A2"])[1:half], "b-", label="trapped")
+        ax.set_xlabel("t (ps)")
+        ax.set_ylabel("MSD (Å²)")
+        ax.legend(frameon=False)
+        save(fig, f"msd_{t}K", f"Na MSD at {t} K: all ions, mobile and trapped classes")
+    if g.get("arrhenius_json"):
+        from vitreous.analysis.arrhenius import fit_arrhenius
+
+        d = json.loads(Path(g["arrhenius_json"]).read_text())
+        fit = fit_arrhenius(np.array(d["temperatures_K"]), np.array(d["values"]),
+                            None if d["errors"] is None else np.array(d["errors"]), d["form"])  # fmt: skip
+        fig, ax = plt.subplots(figsize=(6, 3.6))
+        fit.plot(
+            ax, [(e["temperature_K"], e["sigma_S_cm"]) for e in d.get("experiment", [])], label="MD (Nernst–Einstein)"
+        )
+        save(fig, "arrhenius", "Arrhenius plot of the Na+ conductivity")
+    return figs
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _fmt(x: Any, spec: str = ".3g") -> str:
+    if x is None:
+        return "–"
+    try:
+        return format(float(x), spec)
+    except (TypeError, ValueError):
+        return str(x)
+
+
+def write_report(out_dir: str | Path, store: RunStore) -> dict[str, Path]:
+    """Write ``report/index.html``, figures and ``results.json`` under ``out_dir``."""
+    out_dir = Path(out_dir)
+    folder = out_dir / "report"
+    folder.mkdir(parents=True, exist_ok=True)
+    results = collect_results(store, out_dir)
+    ref = _reference()
+    spec = json.loads((out_dir / "study.json").read_text()) if (out_dir / "study.json").is_file() else {}
+    rows = store.rows()
+    sections = []
+    public: dict[str, Any] = {}
+    for group, g in results.items():
+        figs = _figures(group, g, folder)
+        vo = g.get("vo_units") or {}
+        public[group] = {
+            "counts": g.get("counts"), "v4_fraction": g.get("v4_fraction"), "n_V": g.get("n_V"),
+            "n_V_cutoff_A": g.get("n_V_cutoff_A"), "vo_units": vo, "bond_lengths_A": g.get("bond_lengths_A"),
+            "oxygen": g.get("oxygen"), "qn": g.get("qn"), "Tg_K": g.get("Tg_K"), "Tg_interval_K": g.get("Tg_interval_K"),
+            "Ea_eV": g.get("Ea_eV"), "Ea_err_eV": g.get("Ea_err_eV"),
+            "sigma_S_cm": {t: v["value"] for t, v in g["sigma_S_cm"].items()},
+            "sigma_err_S_cm": {t: v["err"] for t, v in g["sigma_S_cm"].items()},
+            "sigma_extrapolated_S_cm": {t: v for t, v in (g.get("sigma_extrapolated") or {}).items()},
+            "D_cm2_s": g["D_cm2_s"], "rw_percent": g.get("rw_percent"), "status": g["status"],
+        }  # fmt: skip
+        parts = [f"<h2>{html.escape(group)}</h2>"]
+        if g.get("counts"):
+            parts.append("<p>Model: " + ", ".join(f"{k} {v}" for k, v in g["counts"].items())
+                         + f"; V4+/V = {_fmt(g.get('v4_fraction'), '.3f')}; final density "
+                         f"{_fmt(g.get('final_density_g_cm3'), '.3f')} g/cm³.</p>")  # fmt: skip
+        vo_rows = [["n_V", _fmt(g.get("n_V"), ".2f")] + ["" for _ in ref["NVP10"]["vanadium"]["columns"]]]
+        refv = ref["NVP10"]["vanadium"]
+        vo_rows[0][2:] = refv["n_V"]
+        for lvl, key in (("3", "VO3"), ("4", "VO4"), ("5", "VO5"), ("6", "VO6")):
+            vo_rows.append([f"{key} %", _fmt(100 * vo[lvl], ".1f") if lvl in vo else "–", *refv[key]])
+        bl = (g.get("bond_lengths_A") or {}).get("V-O", [])
+        vo_rows.append(["V–O peak(s) (Å)", ", ".join(_fmt(x, ".2f") for x in bl) or "–", *[
+            f"{a} / {b}" for a, b in zip(refv["short_VO_A"], refv["long_VO_A"], strict=True)]])  # fmt: skip
+        parts.append(f"<h3>Vanadium environment (V–O cutoff {_fmt(g.get('n_V_cutoff_A'), '.2f')} Å)</h3>")
+        parts.append(_table(vo_rows, ["", "this run", *[f"NVP10 {c} (ref.)" for c in refv["columns"]]]))
+        parts.append(
+            f"<p class='src'>Reference columns: {html.escape(ref['source'])}, NVP10 (shown for orientation; "
+            "compare like compositions).</p>"
+        )
+        if g.get("oxygen"):
+            ox = g["oxygen"]
+            qn = g.get("qn") or {}
+            parts.append("<h3>Oxygen and Qn</h3>" + _table(
+                [["BO / NBO / free", f"{100 * ox['BO']:.1f} / {100 * ox['NBO']:.1f} / {100 * ox['free']:.1f} %"]]
+                + [[f"Qn of {el}", "  ".join(f"{k} {100 * v:.0f}%" for k, v in q.items() if k.startswith("Q"))]
+                   for el, q in qn.items()], ["quantity", "value"]))  # fmt: skip
+        trows = []
+        if g.get("Tg_K") is not None:
+            iv = g["Tg_interval_K"]
+            tgref = ref["NVP28"]["tg_K"]
+            trows.append(
+                [
+                    "Tg (K)",
+                    f"{g['Tg_K']:.0f} [{iv[0]:.0f}, {iv[1]:.0f}]",
+                    f"exp. {tgref['experiment']}, MLIP {tgref['MLIP']}, CMD {tgref['CMD']} (NVP28)",
+                ]
+            )
+        for t, v in sorted(g["sigma_S_cm"].items(), key=lambda x: float(x[0])):
+            trows.append(
+                [
+                    f"σ(Na+) at {t} K (S/cm)",
+                    f"{v['value']:.2e} ± {v['err']:.1e}",
+                    f"collective {v['collective']:.1e}; trapped {100 * v['trapped_fraction']:.0f} %",
+                ]
+            )
+        if g.get("Ea_eV") is not None:
+            trows.append(["E_a (eV)", f"{g['Ea_eV']:.2f} ± {g['Ea_err_eV']:.2f}", g.get("arrhenius_form", "")])
+            for t, p in (g.get("sigma_extrapolated") or {}).items():
+                measured = ref["NVP28"]["conductivity_473K_S_cm"] if float(t) == 473 else None
+                trows.append(
+                    [
+                        f"σ(Na+) extrapolated to {t} K (S/cm)",
+                        f"{p['value']:.1e} (95 %: {p['low']:.1e}–{p['high']:.1e})",
+                        f"measured total {measured:.1e} S/cm (mostly electronic)" if measured else "",
+                    ]
+                )
+        if g.get("rw_percent") is not None:
+            trows.append(["Rw (%)", _fmt(g["rw_percent"], ".1f"), "against the given experiment"])
+        parts.append("<h3>Thermal and transport</h3>" + _table(trows, ["quantity", "this run", "reference"]))
+        for caption, png in figs:
+            data = base64.b64encode(png.read_bytes()).decode()
+            parts.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"
+                         f"<figcaption>{html.escape(caption)}</figcaption></figure>")  # fmt: skip
+        sections.append("\n".join(parts))
+    prov_rows = [[r["label"], r["status"], _fmt((r.get("result") or {}).get("task_wall_s"), ".1f"),
+                  (r.get("error") or "").splitlines()[0] if r.get("error") else ""] for r in rows]  # fmt: skip
+    versions = next((r["versions"] for r in rows if r.get("versions")), {})
+    note = spec.get("note", "")
+    doc = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>vitreous report: {html.escape(spec.get("name", ""))}</title>
+<style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}}table{{border-collapse:collapse;margin:.5em 0}}
+td,th{{border:1px solid #ccc;padding:3px 8px;font-size:90%}}figure{{margin:1em 0}}img{{max-width:100%}}
+.warn{{background:#fff3cd;padding:.6em;border:1px solid #e0c060}}.src{{font-size:80%;color:#666}}</style></head>
+<body>
+<h1>vitreous report: {html.escape(spec.get("name", ""))}</h1>
+{f'<p class="warn">{html.escape(note)}</p>' if note else ""}
+{"".join(sections)}
+<h2>Provenance</h2>
+<p>Study file: {html.escape(str(spec.get("source", "")))}; potential {html.escape(str(spec.get("potential", "")))},
+Coulomb {html.escape(str(spec.get("coulomb", "")))}, seeds {html.escape(str(spec.get("seeds", "")))}.</p>
+<p>Versions: {html.escape(", ".join(f"{k} {v}" for k, v in versions.items()))}</p>
+{_table(prov_rows, ["task", "status", "wall (s)", "error"])}
+<details><summary>Study inputs (JSON)</summary><pre>{html.escape(json.dumps(spec, indent=1, default=str))}</pre></details>
+<script>
+(function(){{var imgs=document.images,ok=0;for(var i=0;i<imgs.length;i++){{if(imgs[i].complete&&imgs[i].naturalWidth>0)ok++;}}
+document.body.setAttribute('data-images-ok', ok+'/'+imgs.length);}})();
+</script>
+</body></html>
+"""
+    html_path = folder / "index.html"
+    html_path.write_text(doc)
+    res_path = out_dir / "results.json"
+    res_path.write_text(json.dumps(public, indent=2, default=float))
+    return {"html": html_path, "results": res_path, "folder": folder}

@@ -1,0 +1,91 @@
+"""Expanding a study into a task graph with content-addressed task keys."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from vitreous.study.spec import StudySpec
+
+__all__ = ["Task", "build_graph", "group_name"]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of work."""
+
+    key: str
+    kind: str
+    label: str
+    group: str
+    params: dict[str, Any] = field(hash=False)
+    deps: tuple[str, ...] = ()
+
+    @property
+    def folder(self) -> str:
+        """Output folder relative to the study output (deterministic from the inputs)."""
+        return f"{self.group}/{self.label}" if self.group else self.label
+
+
+def group_name(composition: str, size: int, seed: int) -> str:
+    """Folder name of one model: ``NVP28-405-s1``."""
+    safe = "".join(ch if ch.isalnum() or ch in ".-" else "_" for ch in composition)
+    return f"{safe}-{size}-s{seed}"
+
+
+def _key(kind: str, params: dict[str, Any], deps: tuple[str, ...]) -> str:
+    from vitreous import __version__
+
+    blob = json.dumps({"kind": kind, "params": params, "deps": deps, "code": __version__}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def build_graph(spec: StudySpec) -> list[Task]:
+    """Tasks in a topological order: per model build → melt_quench → {structure, tg_scan → tg,
+    diffusion@T → dynamics@T} → arrhenius; then one report over everything."""
+    tasks: list[Task] = []
+
+    def add(kind: str, label: str, group: str, params: dict[str, Any], deps: tuple[str, ...] = ()) -> Task:
+        t = Task(_key(kind, params, deps), kind, label, group, params, deps)
+        tasks.append(t)
+        return t
+
+    common = {"potential": spec.potential, "coulomb": spec.coulomb, "threads": spec.threads}
+    finals = []
+    for comp in spec.compositions:
+        for size in spec.sizes:
+            for seed in spec.seeds:
+                g = group_name(comp, size, seed)
+                b = add("build", "build", g, {"composition": comp, "n_atoms": size, "seed": seed})
+                mq = add("melt_quench", "melt_quench", g, {**common, **asdict(spec.melt_quench), "seed": seed},
+                         (b.key,))  # fmt: skip
+                exp = spec.experiments.get(comp)
+                st = add("structure", "structure", g,
+                         {**asdict(spec.analysis), "experiment": asdict(exp) if exp else None}, (mq.key,))  # fmt: skip
+                group_tasks = [st]
+                if spec.tg_scan is not None:
+                    scan = add("tg_scan", "tg_scan", g, {**common, **asdict(spec.tg_scan), "seed": seed}, (mq.key,))
+                    group_tasks.append(add("tg", "tg", g, {"quantity": "volume"}, (scan.key,)))
+                dyn = []
+                if spec.diffusion is not None:
+                    d = spec.diffusion
+                    for temp in d.temperatures_K:
+                        run = add("diffusion", f"diffusion-{temp:g}K", g,
+                                  {**common, "temperature_K": float(temp), "equilibrate_ps": d.equilibrate_ps,
+                                   "production_ps": d.production_ps, "trajectory_every": d.trajectory_every,
+                                   "timestep_fs": d.timestep_fs, "seed": seed}, (mq.key,))  # fmt: skip
+                        dyn.append(add("dynamics", f"dynamics-{temp:g}K", g,
+                                       {"species": spec.analysis.species, "haven_ratio": spec.analysis.haven_ratio,
+                                        "temperature_K": float(temp)}, (run.key,)))  # fmt: skip
+                    if len(dyn) >= 2:
+                        group_tasks.append(add("arrhenius", "arrhenius", g,
+                                               {"form": spec.analysis.arrhenius_form,
+                                                "extrapolate_K": list(spec.analysis.extrapolate_K),
+                                                "experiment": [list(c) for c in exp.conductivity] if exp else []},
+                                               tuple(t.key for t in dyn)))  # fmt: skip
+                    group_tasks += dyn
+                finals += group_tasks
+    add("report", "report", "", {"study": spec.name}, tuple(t.key for t in finals))
+    return tasks

@@ -1,0 +1,308 @@
+"""The study file: a TOML description of compositions × sizes × seeds × protocols × analyses.
+
+Every key is checked: unknown keys, wrong types and values outside the allowed ones give a
+:class:`~vitreous.errors.StudyError` naming the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from vitreous.errors import StudyError
+
+__all__ = ["StudySpec", "builtin_study", "load_study"]
+
+Executor = Literal["serial", "dask"]
+
+
+def _check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise StudyError(f"unknown key(s) {unknown} in [{where}]", hint=f"allowed: {', '.join(sorted(allowed))}")
+
+
+def _num(table: dict[str, Any], key: str, where: str, default: float | None = None, positive: bool = True) -> float:
+    if key not in table:
+        if default is None:
+            raise StudyError(f"missing key '{key}' in [{where}]")
+        return default
+    v = table[key]
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise StudyError(f"[{where}] {key} must be a number, got {v!r}")
+    if positive and v <= 0:
+        raise StudyError(f"[{where}] {key} must be positive, got {v}")
+    return float(v)
+
+
+@dataclass(frozen=True)
+class MeltQuenchSpec:
+    """Melt–quench schedule (see :func:`vitreous.protocols.melt_quench`)."""
+
+    t_melt_K: float = 3000.0
+    hold_ps: float = 10.0
+    quench_rate_K_per_ps: float = 100.0
+    t_final_K: float = 300.0
+    anneal_ps: float = 5.0
+    relax_ps: float = 2.0
+    ensemble: str = "nvt"
+    timestep_fs: float = 1.0
+    trajectory_every: int = 100
+
+
+@dataclass(frozen=True)
+class TgScanSpec:
+    """Stepwise NPT cooling for Tg (see :func:`vitreous.protocols.tg_scan`)."""
+
+    t_high_K: float = 1500.0
+    t_low_K: float = 300.0
+    step_K: float = 100.0
+    ps_per_step: float = 2.0
+    pressure_GPa: float = 1e-4
+    timestep_fs: float = 1.0
+
+
+@dataclass(frozen=True)
+class DiffusionSpec:
+    """Diffusion runs (see :func:`vitreous.protocols.diffusion`)."""
+
+    temperatures_K: tuple[float, ...] = (1000.0, 1200.0, 1400.0)
+    equilibrate_ps: float = 2.0
+    production_ps: float = 10.0
+    trajectory_every: int = 50
+    timestep_fs: float = 1.0
+
+
+@dataclass(frozen=True)
+class AnalysisSpec:
+    """Analysis settings."""
+
+    structure_frames: str = "-20:"
+    k_max_inv_A: float = 20.0
+    cutoffs_A: tuple[tuple[str, float], ...] = ()
+    species: str = "Na"
+    haven_ratio: float = 1.0
+    extrapolate_K: tuple[float, ...] = (473.0,)
+    arrhenius_form: str = "sigma_T"
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """Measured data for one composition."""
+
+    structure_file: str | None = None
+    quantity: str = "S"
+    radiation: str = "xray"
+    x_unit: str | None = None
+    conductivity: tuple[tuple[float, float, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """A validated study."""
+
+    name: str
+    compositions: tuple[str, ...]
+    sizes: tuple[int, ...]
+    seeds: tuple[int, ...] = (1,)
+    potential: str = "bmp"
+    coulomb: str = "pppm"
+    threads: int = 0
+    executor: Executor = "serial"
+    workers: int = 2
+    scheduler_address: str | None = None
+    cluster: dict[str, Any] = field(default_factory=dict)
+    output: str | None = None
+    note: str = ""
+    melt_quench: MeltQuenchSpec = field(default_factory=MeltQuenchSpec)
+    tg_scan: TgScanSpec | None = field(default_factory=TgScanSpec)
+    diffusion: DiffusionSpec | None = field(default_factory=DiffusionSpec)
+    analysis: AnalysisSpec = field(default_factory=AnalysisSpec)
+    experiments: dict[str, ExperimentSpec] = field(default_factory=dict)
+    source: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict (for provenance and hashing)."""
+        d = asdict(self)
+        d.pop("source", None)
+        return d
+
+    def output_dir(self, override: str | Path | None = None) -> Path:
+        """Where results go: the override, the file's ``output``, or ./vitreous-out/<name>."""
+        if override is not None:
+            return Path(override)
+        if self.output:
+            return Path(self.output)
+        return Path("vitreous-out") / self.name
+
+
+_TOP = {"name", "compositions", "sizes", "seeds", "potential", "coulomb", "threads", "executor", "workers",
+        "scheduler_address", "cluster", "output", "note", "melt_quench", "tg_scan", "diffusion", "analysis",
+        "experiment"}  # fmt: skip
+
+
+def _sub(raw: dict[str, Any], key: str, cls: type, where: str) -> Any:
+    table = raw.get(key, {})
+    if not isinstance(table, dict):
+        raise StudyError(f"[{where}] must be a table")
+    names = {f for f in cls.__dataclass_fields__}
+    _check_keys(table, names | {"enabled"}, where)
+    kwargs: dict[str, Any] = {}
+    defaults = cls()
+    for name in names:
+        if name not in table:
+            continue
+        v = table[name]
+        default = getattr(defaults, name)
+        if isinstance(default, tuple):
+            if not isinstance(v, list) or not v:
+                raise StudyError(f"[{where}] {name} must be a non-empty list")
+            kwargs[name] = tuple(v)
+        elif isinstance(default, float):
+            kwargs[name] = _num(table, name, where)
+        elif isinstance(default, int) and not isinstance(default, bool):
+            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+                raise StudyError(f"[{where}] {name} must be a positive integer, got {v!r}")
+            kwargs[name] = v
+        else:
+            kwargs[name] = v
+    return cls(**kwargs)
+
+
+def parse_study(raw: dict[str, Any], source: str = "") -> StudySpec:
+    """Validate a parsed TOML table into a :class:`StudySpec`."""
+    from vitreous.composition import resolve
+    from vitreous.errors import VitreousError
+    from vitreous.potentials import available_forcefields
+
+    _check_keys(raw, _TOP, "study")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip() or "/" in name:
+        raise StudyError("'name' must be a non-empty string without '/'", hint='e.g. name = "nvp28-quick"')
+    comps = raw.get("compositions")
+    if not isinstance(comps, list) or not comps or not all(isinstance(c, str) for c in comps):
+        raise StudyError("'compositions' must be a list of presets or composition strings", hint='e.g. ["NVP28"]')
+    for c in comps:
+        try:
+            comp, preset = resolve(c)
+        except VitreousError as exc:
+            raise StudyError(f"compositions: {exc.message}", hint=exc.hint) from None
+        if preset is None:
+            raise StudyError(f"composition '{c}' has no density", hint="use a preset (NVP0, NVP10, NVP28)")
+    sizes = raw.get("sizes")
+    if (
+        not isinstance(sizes, list)
+        or not sizes
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 50 for s in sizes)
+    ):
+        raise StudyError("'sizes' must be a list of atom counts >= 50", hint="e.g. sizes = [405]")
+    seeds = raw.get("seeds", [1])
+    if (
+        not isinstance(seeds, list)
+        or not seeds
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
+    ):
+        raise StudyError("'seeds' must be a list of non-negative integers")
+    potential = raw.get("potential", "bmp")
+    if potential not in available_forcefields():
+        raise StudyError(f"unknown potential '{potential}'", hint=f"allowed: {', '.join(available_forcefields())}")
+    coulomb = raw.get("coulomb", "pppm")
+    if coulomb not in ("pppm", "ewald", "dsf"):
+        raise StudyError(f"unknown coulomb '{coulomb}'", hint="allowed: pppm, ewald, dsf")
+    executor = raw.get("executor", "serial")
+    if executor not in get_args(Executor):
+        raise StudyError(f"unknown executor '{executor}'", hint="allowed: serial, dask")
+    threads = raw.get("threads", 0)
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+        raise StudyError("'threads' must be a non-negative integer (0: all cores)")
+    workers = raw.get("workers", 2)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers <= 0:
+        raise StudyError("'workers' must be a positive integer")
+    cluster = raw.get("cluster", {})
+    if cluster:
+        _check_keys(cluster, {"kind", "cores", "memory", "walltime", "queue", "account", "jobs", "processes",
+                              "job_extra_directives", "local_directory"}, "cluster")  # fmt: skip
+        if cluster.get("kind") not in ("slurm", "pbs"):
+            raise StudyError("[cluster] kind must be slurm or pbs")
+    mq = _sub(raw, "melt_quench", MeltQuenchSpec, "melt_quench")
+    if mq.ensemble not in ("nvt", "npt"):
+        raise StudyError(f"[melt_quench] ensemble must be nvt or npt, got '{mq.ensemble}'")
+    if mq.t_final_K >= mq.t_melt_K:
+        raise StudyError("[melt_quench] t_final_K must be below t_melt_K")
+    tg = None if raw.get("tg_scan", {}).get("enabled", True) is False else _sub(raw, "tg_scan", TgScanSpec, "tg_scan")
+    if tg is not None and tg.t_low_K >= tg.t_high_K:
+        raise StudyError("[tg_scan] t_low_K must be below t_high_K")
+    dif = None if raw.get("diffusion", {}).get("enabled", True) is False else _sub(
+        raw, "diffusion", DiffusionSpec, "diffusion")  # fmt: skip
+    if dif is not None and not all(isinstance(t, int | float) and t > 0 for t in dif.temperatures_K):
+        raise StudyError("[diffusion] temperatures_K must be positive numbers (K)")
+    an_raw = dict(raw.get("analysis", {}))
+    cut = an_raw.pop("cutoffs_A", {})
+    if not isinstance(cut, dict):
+        raise StudyError('[analysis] cutoffs_A must be a table like {"V-O" = 2.3}')
+    raw_an = {"analysis": an_raw}
+    an = _sub(raw_an, "analysis", AnalysisSpec, "analysis")
+    if an.arrhenius_form not in ("sigma_T", "sigma", "D"):
+        raise StudyError(f"[analysis] arrhenius_form must be sigma_T, sigma or D, got '{an.arrhenius_form}'")
+    an = AnalysisSpec(**{**asdict(an), "cutoffs_A": tuple(sorted((k, float(v)) for k, v in cut.items()))})
+    experiments = {}
+    base = Path(source).parent if source else Path(".")
+    for comp, table in raw.get("experiment", {}).items():
+        if comp not in comps:
+            raise StudyError(f"[experiment.{comp}] is not one of the compositions", hint=f"compositions: {comps}")
+        _check_keys(table, {"structure", "conductivity"}, f"experiment.{comp}")
+        st = table.get("structure", {})
+        _check_keys(st, {"file", "quantity", "radiation", "x_unit"}, f"experiment.{comp}.structure")
+        if st and st.get("quantity", "S") not in ("S", "G", "T"):
+            raise StudyError(f"[experiment.{comp}.structure] quantity must be S, G or T")
+        if st and st.get("radiation", "xray") not in ("xray", "neutron"):
+            raise StudyError(f"[experiment.{comp}.structure] radiation must be xray or neutron")
+        file = st.get("file")
+        if file is not None:
+            path = Path(file) if Path(file).is_absolute() else base / file
+            if not path.is_file():
+                raise StudyError(f"[experiment.{comp}.structure] file {path} does not exist")
+            file = str(path.resolve())
+        cond = []
+        for item in table.get("conductivity", []):
+            _check_keys(item, {"temperature_K", "sigma_S_cm", "label"}, f"experiment.{comp}.conductivity")
+            cond.append(
+                (
+                    _num(item, "temperature_K", "conductivity"),
+                    _num(item, "sigma_S_cm", "conductivity"),
+                    str(item.get("label", "experiment")),
+                )
+            )
+        experiments[comp] = ExperimentSpec(
+            file, st.get("quantity", "S"), st.get("radiation", "xray"), st.get("x_unit"), tuple(cond)
+        )
+    return StudySpec(
+        name=name.strip(), compositions=tuple(comps), sizes=tuple(sizes), seeds=tuple(seeds), potential=potential,
+        coulomb=coulomb, threads=threads, executor=executor, workers=workers,
+        scheduler_address=raw.get("scheduler_address"), cluster=dict(cluster), output=raw.get("output"),
+        note=str(raw.get("note", "")), melt_quench=mq, tg_scan=tg, diffusion=dif, analysis=an,
+        experiments=experiments, source=source,
+    )  # fmt: skip
+
+
+def load_study(path: str | Path) -> StudySpec:
+    """Load and validate a study TOML file."""
+    from vitreous.errors import InputFileError
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"cannot read study {path}: no such file", hint="check the path")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise StudyError(f"{path} is not valid TOML: {exc}") from None
+    return parse_study(raw, str(path.resolve()))
+
+
+def builtin_study() -> StudySpec:
+    """The built-in NVP28 quick study (``data/nvp28-quick.toml``, same as examples/)."""
+    text = resources.files("vitreous.data").joinpath("nvp28-quick.toml").read_text()
+    return parse_study(tomllib.loads(text), "builtin:nvp28-quick")

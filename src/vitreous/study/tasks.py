@@ -1,0 +1,295 @@
+"""What each task kind does: thin calls into the library, files under the task folder."""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vitreous.study.graph import Task
+from vitreous.study.store import RunStore
+
+__all__ = ["execute_task"]
+
+#: Dependencies whose failure does not stop a task (the report shows what is missing).
+SOFT = {"report"}
+
+
+def _settings(params: dict[str, Any]):
+    from vitreous.engines.lammps import LammpsSettings
+    from vitreous.potentials import Coulomb
+
+    return LammpsSettings(threads=params.get("threads") or None, coulomb=Coulomb(params["coulomb"]))
+
+
+def _progress(label: str):
+    """Progress: a rich bar in a terminal, else a line every ~10 % of the run."""
+    import sys
+
+    if sys.stdout.isatty():
+        return True
+    state = {"next": 0.0}
+
+    def cb(info: dict[str, Any]) -> None:
+        frac = info["step"] / info["total_steps"]
+        if frac >= state["next"]:
+            print(f"    {label}: {info['stage']} step {info['step']}/{info['total_steps']} "
+                  f"T {info['temperature_K']:.0f} K", flush=True)  # fmt: skip
+            state["next"] = frac + 0.1
+
+    return cb
+
+
+def _build(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
+    from vitreous.build import random_glass
+    from vitreous.composition import counts, resolve
+    from vitreous.io import write_structure
+
+    p = task.params
+    comp, preset = resolve(p["composition"])
+    model = counts(comp, p["n_atoms"])
+    atoms = random_glass(model, preset.density_g_cm3, seed=p["seed"])
+    path = folder / "start.extxyz"
+    write_structure(atoms, path)
+    return model.summary(preset.density_g_cm3) | {"seed": p["seed"]}, {"structure": str(path)}
+
+
+def _melt_quench(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
+    from vitreous.engines.lammps import LammpsMD
+    from vitreous.io import read_structure
+    from vitreous.potentials import load_forcefield
+    from vitreous.protocols import melt_quench
+
+    p = task.params
+    atoms = read_structure(deps["build"]["outputs"]["structure"])
+    proto = melt_quench(p["t_melt_K"], p["hold_ps"], p["quench_rate_K_per_ps"], p["t_final_K"], p["anneal_ps"],
+                        p["ensemble"], timestep_fs=p["timestep_fs"], relax_ps=p["relax_ps"],
+                        trajectory_every=p["trajectory_every"])  # fmt: skip
+    res = LammpsMD(atoms, load_forcefield(p["potential"]), proto, folder, seed=p["seed"],
+                   settings=_settings(p)).run(progress=_progress(task.group + " melt-quench"))  # fmt: skip
+    return res.summary["final"] | {"wall_time_s": res.summary["wall_time_s"]}, {
+        "trajectory": str(res.trajectory),
+        "final": str(res.final_structure),
+    }
+
+
+def _structure(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
+    from vitreous.analysis.experiment import read_experiment
+    from vitreous.analysis.structure import analyze_structure
+    from vitreous.io.trajectory import open_trajectory, parse_frames
+
+    p = task.params
+    exp = p.get("experiment") or {}
+    data = read_experiment(exp["structure_file"], exp["quantity"], exp.get("x_unit")) if exp.get(
+        "structure_file") else None  # fmt: skip
+    cutoffs = {}
+    for pair, v in p.get("cutoffs_A", []):
+        a, _, b = pair.partition("-")
+        cutoffs[(a, b)] = float(v)
+        cutoffs[(b, a)] = float(v)
+    with open_trajectory(deps["melt_quench"]["outputs"]["trajectory"]) as traj:
+        frames = parse_frames(p["structure_frames"], len(traj))
+        res = analyze_structure(traj, frames, cutoffs or None, k_max_inv_A=p["k_max_inv_A"], experiment=data,
+                                radiation=exp.get("radiation", "xray"))  # fmt: skip
+    out = res.to_dict()
+    path = folder / "structure.json"
+    path.write_text(json.dumps(out))
+    res.save_plots(folder)
+    c = out["coordination"]
+    summary = {
+        "n_V": c.get("V-O", {}).get("mean"),
+        "n_V_cutoff_A": c.get("V-O", {}).get("cutoff_A"),
+        "vo_units": c.get("V-O", {}).get("distribution"),
+        "vo_units_std": c.get("V-O", {}).get("distribution_std"),
+        "bond_lengths_A": out["bond_lengths_A"],
+        "oxygen": {k: out["oxygen"][k] for k in ("BO", "NBO", "free", "tricluster")},
+        "bridges": out["oxygen"].get("bridges"),
+        "qn": out["qn"],
+        "rw_percent": out.get("rw_percent"),
+        "n_frames": out["metadata"]["n_frames"],
+    }
+    return summary, {"json": str(path), "folder": str(folder)}
+
+
+def _tg_scan(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
+    from vitreous.engines.lammps import LammpsMD
+    from vitreous.io import read_structure
+    from vitreous.potentials import load_forcefield
+    from vitreous.protocols import tg_scan
+
+    p = task.params
+    atoms = read_structure(deps["melt_quench"]["outputs"]["final"])
+    proto = tg_scan(p["t_high_K"], p["t_low_K"], p["step_K"], p["ps_per_step"], p["pressure_GPa"],
+                    timestep_fs=p["timestep_fs"])  # fmt: skip
+    res = LammpsMD(atoms, load_forcefield(p["potential"]), proto, folder, seed=p["seed"],
+                   settings=_settings(p)).run(progress=_progress(task.group + " tg-scan"))  # fmt: skip
+    return {"wall_time_s": res.summary["wall_time_s"]}, {"trajectory": str(res.trajectory)}
+
+
+def _tg(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vitreous.analysis.thermal import tg_from_source
+
+    fit = tg_from_source(deps["tg_scan"]["outputs"]["trajectory"], task.params["quantity"])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    fit.plot(ax)
+    fig.tight_layout()
+    fig.savefig(folder / "tg.png", dpi=110)
+    plt.close(fig)
+    (folder / "tg.json").write_text(json.dumps(fit.to_dict()))
+    return {"Tg_K": fit.Tg_K, "Tg_interval_K": list(fit.interval_K)}, {"json": str(folder / "tg.json")}
+
+
+def _diffusion(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
+    from vitreous.engines.lammps import LammpsMD
+    from vitreous.io import read_structure
+    from vitreous.potentials import load_forcefield
+    from vitreous.protocols import diffusion
+
+    p = task.params
+    atoms = read_structure(deps["melt_quench"]["outputs"]["final"])
+    proto = diffusion([p["temperature_K"]], p["equilibrate_ps"], p["production_ps"], timestep_fs=p["timestep_fs"],
+                      trajectory_every=p["trajectory_every"])[0]  # fmt: skip
+    res = LammpsMD(atoms, load_forcefield(p["potential"]), proto, folder, seed=p["seed"],
+                   settings=_settings(p)).run(progress=_progress(f"{task.group} {task.label}"))  # fmt: skip
+    return {"wall_time_s": res.summary["wall_time_s"]}, {"trajectory": str(res.trajectory)}
+
+
+def _dynamics(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vitreous.analysis.dynamics import analyze_dynamics
+    from vitreous.io.h5md import H5MDTrajectory
+
+    p = task.params
+    path = deps["diffusion"]["outputs"]["trajectory"]
+    with H5MDTrajectory(path) as traj, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        steps = traj.steps
+        meta = traj.metadata["protocol"]["stages"]
+        prod_start = sum(s["steps"] for s in meta[:-1])
+        frames = np.flatnonzero(steps > prod_start)  # production frames only
+        res = analyze_dynamics(traj, p["species"], frames, haven_ratio=p["haven_ratio"])
+    out = res.to_dict()
+    out["warnings"] = [str(w.message) for w in caught]
+    (folder / "dynamics.json").write_text(json.dumps(out))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    res.plot(ax)
+    fig.tight_layout()
+    fig.savefig(folder / "msd.png", dpi=110)
+    plt.close(fig)
+    c = out["conductivity"]
+    return {
+        "temperature_K": c["temperature_K"],
+        "target_temperature_K": p["temperature_K"],
+        "D_cm2_s": out["diffusion"]["D_cm2_s"],
+        "D_err_cm2_s": out["diffusion"]["D_err_cm2_s"],
+        "loglog_slope": out["diffusion"]["loglog_slope"],
+        "sigma_S_cm": c["nernst_einstein_S_cm"],
+        "sigma_err_S_cm": c["nernst_einstein_err_S_cm"],
+        "collective_S_cm": c["collective_S_cm"],
+        "trapped_fraction": out["ions"]["trapped_fraction"],
+        "mobile_fraction": out["ions"]["mobile_fraction"],
+        "percolates": out["channels"]["static"]["percolates"],
+        "warnings": out["warnings"],
+    }, {"json": str(folder / "dynamics.json"), "msd_png": str(folder / "msd.png")}
+
+
+def _arrhenius(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vitreous.analysis.arrhenius import fit_arrhenius
+
+    p = task.params
+    rows = [d["result"] for d in deps["dynamics*"]]
+    good = [r for r in rows if r["sigma_S_cm"] > 0 and np.isfinite(r["sigma_err_S_cm"]) and r["sigma_err_S_cm"] > 0]
+    if len(good) < 2:
+        raise RuntimeError("fewer than two temperatures with a positive conductivity: no Arrhenius fit")
+    t = np.array([r["temperature_K"] for r in good])
+    s = np.array([r["sigma_S_cm"] for r in good])
+    e = np.array([r["sigma_err_S_cm"] for r in good])
+    fit = fit_arrhenius(t, s, e, p["form"])
+    exp_pts = [(float(x[0]), float(x[1])) for x in p.get("experiment", [])]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    fit.plot(ax, exp_pts)
+    fig.tight_layout()
+    fig.savefig(folder / "arrhenius.png", dpi=110)
+    plt.close(fig)
+    out = fit.to_dict() | {"sigma_at": {f"{x:g}": fit.predict(x) for x in p["extrapolate_K"]},
+                           "experiment": [{"temperature_K": a, "sigma_S_cm": b} for a, b in exp_pts]}  # fmt: skip
+    (folder / "arrhenius.json").write_text(json.dumps(out))
+    return {"Ea_eV": fit.Ea_eV, "Ea_err_eV": fit.Ea_err_eV, "sigma_at": out["sigma_at"], "form": fit.form}, {
+        "json": str(folder / "arrhenius.json")
+    }
+
+
+def _report(task: Task, folder: Path, deps: dict[str, dict], out_dir: Path, store: RunStore) -> tuple[dict, dict]:
+    from vitreous.report.html import write_report
+
+    paths = write_report(out_dir, store)
+    return {"html": str(paths["html"])}, {k: str(v) for k, v in paths.items()}
+
+
+_KINDS = {"build": _build, "melt_quench": _melt_quench, "structure": _structure, "tg_scan": _tg_scan, "tg": _tg,
+          "diffusion": _diffusion, "dynamics": _dynamics, "arrhenius": _arrhenius}  # fmt: skip
+
+
+def execute_task(task: Task, out_dir: str | Path, store_path: str | Path, *_deps: Any) -> dict[str, Any]:
+    """Run one task unless it is complete; record everything in the store.
+
+    Returns the task's store row (status, result, ...). Never raises for a task failure:
+    the error is recorded and dependents are skipped (the report still runs).
+    """
+    from vitreous.cli.common import versions
+
+    out_dir = Path(out_dir)
+    store = RunStore(store_path)
+    row = store.get(task.key)
+    if row is not None and row["status"] == "complete":
+        return row
+    dep_rows = [store.get(k) for k in task.deps]
+    if task.kind not in SOFT:
+        bad = [r for r in dep_rows if r is None or r["status"] != "complete"]
+        if bad:
+            reason = "; ".join(f"{r['label'] if r else '?'} {r['status'] if r else 'missing'}" for r in bad)
+            store.skip(task.key, f"dependency not complete: {reason}")
+            return store.get(task.key)
+    folder = out_dir / task.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    deps: dict[str, Any] = {}
+    for r in dep_rows:
+        if r is None:
+            continue
+        r["outputs"] = {k: str(out_dir / v) for k, v in (r.get("outputs") or {}).items()}
+        if r["kind"] == "dynamics":
+            deps.setdefault("dynamics*", []).append(r)
+        deps[r["kind"]] = r
+    store.start(task.key, versions())
+    t0 = time.perf_counter()
+    try:
+        if task.kind == "report":
+            result, outputs = _report(task, folder, deps, out_dir, store)
+        else:
+            result, outputs = _KINDS[task.kind](task, folder, deps)
+        result = dict(result) | {"task_wall_s": time.perf_counter() - t0}
+        # outputs are stored relative to the study folder, so the folder can be moved
+        outputs = {k: str(Path(v).resolve().relative_to(out_dir.resolve())) for k, v in outputs.items()}
+        store.complete(task.key, result, outputs)
+    except Exception as exc:  # recorded, not raised: the rest of the graph goes on
+        store.fail(task.key, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=8)}")
+    return store.get(task.key)
