@@ -123,17 +123,9 @@ def dynamics(
     data["warnings"] = [str(w.message) for w in caught]
     write_json(data, output)
     if plots is not None:
-        import matplotlib
+        from vitreous.report.figures import save_plot
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        plots.mkdir(parents=True, exist_ok=True)
-        fig, ax = plt.subplots(figsize=(6, 4))
-        res.plot(ax)
-        fig.tight_layout()
-        fig.savefig(plots / f"msd_{species}.png", dpi=110)
-        plt.close(fig)
+        save_plot(res, plots / f"msd_{species}.png")
     d, c, i = data["diffusion"], data["conductivity"], data["ions"]
     for w in data["warnings"]:
         console.print(f"[yellow]warning:[/] {w}")
@@ -210,17 +202,9 @@ def arrhenius(
     out["experiment"] = [{"temperature_K": t, "value": v} for t, v in exp_points]
     write_json(out, output)
     if plots is not None:
-        import matplotlib
+        from vitreous.report.figures import save_plot
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        plots.mkdir(parents=True, exist_ok=True)
-        fig, ax = plt.subplots(figsize=(6, 4))
-        fit.plot(ax, exp_points)
-        fig.tight_layout()
-        fig.savefig(plots / "arrhenius.png", dpi=110)
-        plt.close(fig)
+        save_plot(fit, plots / "arrhenius.png", exp_points)
     console.print(f"Ea = {fit.Ea_eV:.3f} ± {fit.Ea_err_eV:.3f} eV ({out['equation']})")
     for t, p in out.get("sigma_at", out.get("D_at", {})).items():
         console.print(f"  at {t} K: {p['value']:.3e} (95 % interval {p['low']:.2e} – {p['high']:.2e})")
@@ -241,17 +225,9 @@ def tg(
     fit = tg_from_source(source, quantity)
     write_json(fit.to_dict(), output)
     if plots is not None:
-        import matplotlib
+        from vitreous.report.figures import save_plot
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        plots.mkdir(parents=True, exist_ok=True)
-        fig, ax = plt.subplots(figsize=(6, 4))
-        fit.plot(ax)
-        fig.tight_layout()
-        fig.savefig(plots / "tg.png", dpi=110)
-        plt.close(fig)
+        save_plot(fit, plots / "tg.png")
     console.print(
         f"Tg = {fit.Tg_K:.0f} K (95 % interval {fit.interval_K[0]:.0f}–{fit.interval_K[1]:.0f} K) from {fit.quantity}"
     )

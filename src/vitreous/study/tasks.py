@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from vitreous.report.figures import save_plot
 from vitreous.study.graph import Task
 from vitreous.study.store import RunStore
 
@@ -132,19 +133,10 @@ def _tg_scan(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dic
 
 
 def _tg(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from vitreous.analysis.thermal import tg_from_source
 
     fit = tg_from_source(deps["tg_scan"]["outputs"]["trajectory"], task.params["quantity"])
-    fig, ax = plt.subplots(figsize=(6, 4))
-    fit.plot(ax)
-    fig.tight_layout()
-    fig.savefig(folder / "tg.png", dpi=110)
-    plt.close(fig)
+    save_plot(fit, folder / "tg.png")
     (folder / "tg.json").write_text(json.dumps(fit.to_dict()))
     return {"Tg_K": fit.Tg_K, "Tg_interval_K": list(fit.interval_K)}, {"json": str(folder / "tg.json")}
 
@@ -165,11 +157,6 @@ def _diffusion(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, d
 
 
 def _dynamics(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from vitreous.analysis.dynamics import analyze_dynamics
     from vitreous.io.h5md import H5MDTrajectory
 
@@ -185,11 +172,7 @@ def _dynamics(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, di
     out = res.to_dict()
     out["warnings"] = [str(w.message) for w in caught]
     (folder / "dynamics.json").write_text(json.dumps(out))
-    fig, ax = plt.subplots(figsize=(6, 4))
-    res.plot(ax)
-    fig.tight_layout()
-    fig.savefig(folder / "msd.png", dpi=110)
-    plt.close(fig)
+    save_plot(res, folder / "msd.png")
     c = out["conductivity"]
     return {
         "temperature_K": c["temperature_K"],
@@ -208,11 +191,6 @@ def _dynamics(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, di
 
 
 def _arrhenius(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from vitreous.analysis.arrhenius import fit_arrhenius
 
     p = task.params
@@ -225,11 +203,7 @@ def _arrhenius(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, d
     e = np.array([r["sigma_err_S_cm"] for r in good])
     fit = fit_arrhenius(t, s, e, p["form"])
     exp_pts = [(float(x[0]), float(x[1])) for x in p.get("experiment", [])]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    fit.plot(ax, exp_pts)
-    fig.tight_layout()
-    fig.savefig(folder / "arrhenius.png", dpi=110)
-    plt.close(fig)
+    save_plot(fit, folder / "arrhenius.png", exp_pts)
     out = fit.to_dict() | {"sigma_at": {f"{x:g}": fit.predict(x) for x in p["extrapolate_K"]},
                            "experiment": [{"temperature_K": a, "sigma_S_cm": b} for a, b in exp_pts]}  # fmt: skip
     (folder / "arrhenius.json").write_text(json.dumps(out))

@@ -1,0 +1,162 @@
+"""`vitreous dft ...` (CP2K) and `vitreous analyze electronic`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from vitreous.cli.common import console, handle_errors, write_json
+
+app = typer.Typer(help="DFT with CP2K: single points, optimisation, BOMD, melt–quench.", no_args_is_help=True)
+
+_S = typer.Argument(help="Structure (any ASE format; extxyz keeps 'valence'; without it V is V5+)")
+_O = typer.Option("--output", "-o", help="Run folder")
+_SET = typer.Option("--settings", help="Preset (pbe-dzvp-uks, pbe-dzvp-uks-smear, pbe-szv-fast) or TOML file")
+
+
+def _common(structure: Path, settings: str, broken_symmetry: bool):
+    from vitreous.engines.cp2k import load_dft_settings
+    from vitreous.io import read_structure
+    from vitreous.species import ensure_valence
+
+    atoms = read_structure(structure)
+    ensure_valence(atoms)
+    return atoms, load_dft_settings(settings, broken_symmetry=broken_symmetry)
+
+
+def _run(run_type: str, structure: Path, output: Path, settings: str, ranks: int, wannier: bool, spin: bool,
+         broken: bool, **kw) -> None:  # fmt: skip
+    from vitreous.engines.cp2k import CP2KRun
+
+    atoms, s = _common(structure, settings, broken)
+    res = CP2KRun(atoms, s, run_type, output, ranks=ranks, wannier=wannier, spin_populations=spin, **kw).run(
+        progress=lambda m: console.print(f"  {m}", highlight=False))  # fmt: skip
+    summary = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in res.items()
+               if k not in ("wannier_centres_A",)}  # fmt: skip
+    summary["structure"] = str(structure)
+    summary["run_type"] = run_type
+    write_json(summary, output / "summary.json")
+    e = res.get("energy_eV")
+    console.print(f"done in {res['wall_time_s']:.0f} s: E = {e:.6f} eV; SCF steps {res['scf_steps'][:10]}"
+                  if e is not None else f"done in {res['wall_time_s']:.0f} s")  # fmt: skip
+
+
+@app.command("single-point")
+@handle_errors
+def single_point(
+    structure: Annotated[Path, _S],
+    output: Annotated[Path, _O],
+    settings: Annotated[str, _SET] = "pbe-dzvp-uks",
+    ranks: Annotated[int, typer.Option(help="MPI ranks")] = 2,
+    wannier: Annotated[bool, typer.Option(help="Wannier centres (&LOCALIZE)")] = False,
+    spin_populations: Annotated[bool, typer.Option(help="Mulliken and Hirshfeld spin populations")] = False,
+    broken_symmetry: Annotated[bool, typer.Option(help="Antiferromagnetic V4+ start")] = False,
+) -> None:
+    """Energy, forces and stress of one structure."""
+    _run("single-point", structure, output, settings, ranks, wannier, spin_populations, broken_symmetry)
+
+
+@app.command("optimize")
+@handle_errors
+def optimize(
+    structure: Annotated[Path, _S],
+    output: Annotated[Path, _O],
+    settings: Annotated[str, _SET] = "pbe-dzvp-uks",
+    ranks: Annotated[int, typer.Option(help="MPI ranks")] = 2,
+    steps: Annotated[int, typer.Option(help="Maximum BFGS steps")] = 200,
+    broken_symmetry: Annotated[bool, typer.Option(help="Antiferromagnetic V4+ start")] = False,
+) -> None:
+    """Geometry optimisation (BFGS)."""
+    _run("optimize", structure, output, settings, ranks, False, False, broken_symmetry, steps=steps)
+
+
+@app.command("md")
+@handle_errors
+def md(
+    structure: Annotated[Path, _S],
+    output: Annotated[Path, _O],
+    settings: Annotated[str, _SET] = "pbe-dzvp-uks",
+    ranks: Annotated[int, typer.Option(help="MPI ranks")] = 2,
+    steps: Annotated[int, typer.Option(help="MD steps")] = 100,
+    timestep_fs: Annotated[float, typer.Option("--timestep-fs", help="Time step (fs)")] = 0.5,
+    temperature_K: Annotated[float, typer.Option("--temperature-K", help="Nosé–Hoover temperature (K)")] = 300.0,
+    wannier: Annotated[bool, typer.Option(help="Wannier centres")] = False,
+    spin_populations: Annotated[bool, typer.Option(help="Spin populations")] = False,
+    broken_symmetry: Annotated[bool, typer.Option(help="Antiferromagnetic V4+ start")] = False,
+    seed: Annotated[int, typer.Option(help="Velocity seed")] = 1,
+) -> None:
+    """Born–Oppenheimer NVT MD (s-BOMD: 300 K from a classical model); rerun to resume."""
+    _run("md", structure, output, settings, ranks, wannier, spin_populations, broken_symmetry, steps=steps,
+         timestep_fs=timestep_fs, temperature_K=temperature_K, seed=seed)  # fmt: skip
+
+
+@app.command("melt-quench")
+@handle_errors
+def melt_quench(
+    structure: Annotated[Path, _S],
+    output: Annotated[Path, _O],
+    settings: Annotated[str, _SET] = "pbe-dzvp-uks",
+    ranks: Annotated[int, typer.Option(help="MPI ranks")] = 2,
+    t_melt_K: Annotated[float, typer.Option("--t-melt-K", help="Melt temperature (K)")] = 3000.0,
+    t_final_K: Annotated[float, typer.Option("--t-final-K", help="Final temperature (K)")] = 300.0,
+    segments: Annotated[int, typer.Option(help="NVT segments from melt to final T")] = 10,
+    steps_per_segment: Annotated[int, typer.Option(help="MD steps per segment")] = 200,
+    timestep_fs: Annotated[float, typer.Option("--timestep-fs", help="Time step (fs)")] = 0.5,
+) -> None:
+    """f-BOMD: a melt–quench as consecutive CP2K NVT segments, each in its own folder,
+    each starting from the previous segment's final structure; reruns skip finished ones."""
+    from vitreous.engines.cp2k import CP2KRun, melt_quench_segments
+    from vitreous.engines.cp2k_parse import read_md_frames
+
+    atoms, s = _common(structure, settings, False)
+    for k, (temp, steps) in enumerate(melt_quench_segments(t_melt_K, t_final_K, segments, steps_per_segment)):
+        folder = output / f"segment-{k:02d}-{temp:.0f}K"
+        if (folder / "summary.json").is_file():
+            atoms = read_md_frames(folder, atoms)[-1]
+            continue
+        console.print(f"segment {k + 1}/{segments}: {temp:.0f} K, {steps} steps")
+        res = CP2KRun(atoms, s, "md", folder, ranks=ranks, steps=steps, timestep_fs=timestep_fs,
+                      temperature_K=temp).run(progress=lambda m: console.print(f"  {m}", highlight=False))  # fmt: skip
+        write_json({"temperature_K": temp, "steps": steps, "wall_time_s": res["wall_time_s"]}, folder / "summary.json")
+        atoms = read_md_frames(folder, atoms)[-1]
+    console.print(f"done: {segments} segments in {output}")
+
+
+@handle_errors
+def analyze_electronic(
+    run_dir: Annotated[Path, typer.Argument(help="A CP2K run folder (single point with --wannier)")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Result JSON")],
+    bond_cutoff_A: Annotated[float, typer.Option("--bond-cutoff-A", help="Largest V–O bond (Å)")] = 2.4,
+    axis_A: Annotated[float, typer.Option("--axis-A", help="Largest centre distance from a bond axis (Å)")] = 0.9,
+    spin_threshold: Annotated[float, typer.Option(help="|spin| (μB) above which V is V4+")] = 0.5,
+) -> None:
+    """V4+/V5+ from spin moments and V–O bond orders from Wannier centres."""
+    from vitreous.analysis.electronic import wannier_bonds
+    from vitreous.engines.cp2k_parse import read_input_cell, read_wannier
+    from vitreous.errors import InputFileError
+    from vitreous.io import read_structure
+
+    summ = run_dir / "summary.json"
+    if not summ.is_file():
+        raise InputFileError(f"{run_dir} holds no finished CP2K run", hint="run 'vitreous dft single-point --wannier'")
+    data = json.loads(summ.read_text())
+    atoms = read_structure(data["structure"])
+    spin = data.get("hirshfeld_spin") or data.get("mulliken_spin")
+    centres, ions = read_wannier(run_dir / "wannier.xyz", with_ions=True)
+    atoms.positions = ions  # the frame of the centres
+    inputs = sorted(run_dir.glob("cp2k-*.inp"))
+    if not inputs:
+        raise InputFileError(f"{run_dir} holds no CP2K input", hint="run 'vitreous dft single-point --wannier'")
+    atoms.set_cell(read_input_cell(inputs[-1]))
+    res = wannier_bonds(atoms, centres, bond_cutoff_A, axis_A,
+                        None if spin is None else np.array(spin), spin_threshold)  # fmt: skip
+    write_json(res.to_dict(), output)
+    for v in res.vanadium:
+        console.print(f"V{v['index']}: {v['n_double']} V=O, {v['n_single']} V–O, n_V {v['n_V']}"
+                      + (f", spin {v['spin_moment']:+.2f} → V{v['valence_from_spin']}+" if v["spin_moment"] is not None
+                         else ""))  # fmt: skip
+    console.print(f"wrote {output}")
