@@ -156,6 +156,10 @@ def _figures(group: str, g: dict[str, Any], folder: Path) -> list[tuple[str, Pat
     return figs
 
 
+def _subdiffusive(entry: dict[str, Any]) -> bool:
+    return any("sub-diffusive" in w for w in entry.get("warnings", []))
+
+
 def _table(rows: list[list[str]], header: list[str]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
@@ -237,11 +241,14 @@ def write_report(out_dir: str | Path, store: RunStore) -> dict[str, Path]:
                 [
                     f"σ(Na+) at {t} K (S/cm)",
                     f"{v['value']:.2e} ± {v['err']:.1e}",
-                    f"collective {v['collective']:.1e}; trapped {100 * v['trapped_fraction']:.0f} %",
+                    f"collective {v['collective']:.1e}; trapped {100 * v['trapped_fraction']:.0f} %"
+                    + ("; SUB-DIFFUSIVE run: D is an upper bound" if _subdiffusive(v) else ""),
                 ]
             )
         if g.get("Ea_eV") is not None:
-            trows.append(["E_a (eV)", f"{g['Ea_eV']:.2f} ± {g['Ea_err_eV']:.2f}", g.get("arrhenius_form", "")])
+            n_sub = sum(_subdiffusive(v) for v in g["sigma_S_cm"].values())
+            caveat = f"; fit includes {n_sub} sub-diffusive run(s): not reliable" if n_sub else ""
+            trows.append(["E_a (eV)", f"{g['Ea_eV']:.2f} ± {g['Ea_err_eV']:.2f}", g.get("arrhenius_form", "") + caveat])
             for t, p in (g.get("sigma_extrapolated") or {}).items():
                 measured = ref["NVP28"]["conductivity_473K_S_cm"] if float(t) == 473 else None
                 trows.append(
