@@ -140,6 +140,12 @@ def test_live_md_two_steps_then_resume(tmp_path):
     steps = [f.info["step"] for f in frames]
     assert steps == sorted(set(steps)) and steps[-1] == 2  # continued, no duplicated step
     assert frames[-1].arrays["forces"].shape == (len(atoms), 3)
+    from vitreous.engines.cp2k_parse import bomd_to_h5md
+    from vitreous.io.h5md import H5MDTrajectory
+
+    with H5MDTrajectory(bomd_to_h5md(tmp_path, atoms, tmp_path / "bomd.h5")) as traj:
+        assert len(traj) == len(frames) and list(traj.steps) == steps
+        np.testing.assert_allclose(traj.times_ps, [0.0, 0.0005, 0.001])
 
 
 @needs_cp2k
@@ -147,3 +153,40 @@ def test_unconverged_scf_is_an_error(tmp_path):
     s = load_dft_settings("pbe-szv-fast", max_scf=2, outer_max_scf=1, eps_scf=1e-10)
     with pytest.raises(EngineError, match="SCF did not converge"):
         CP2KRun(in_box(vanadyl_v5()), s, "single-point", tmp_path, ranks=2).run(timeout_s=600)
+
+
+def test_cli_analyze_electronic_on_committed_output(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from vitreous.cli.main import app
+
+    out = tmp_path / "el.json"
+    res = CliRunner().invoke(app, ["analyze", "electronic", str(DATA / "v5_sp"), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    d = json.loads(out.read_text())
+    assert {"bonds", "vanadium"} <= set(d)
+    b = d["bonds"][0]
+    assert {"atoms", "pair", "length_A", "n_centres", "order"} <= set(b)
+    v = d["vanadium"][0]
+    assert {"index", "n_double", "n_single", "spin_moment", "valence_from_spin"} <= set(v)
+    assert v["valence_from_spin"] == 5 and v["n_double"] >= 1
+    bad = CliRunner().invoke(app, ["analyze", "electronic", str(tmp_path), "-o", str(out)])
+    assert bad.exit_code == 2 and "no finished CP2K run" in bad.output
+
+
+@needs_cp2k
+def test_cli_dft_bad_input(tmp_path):
+    from typer.testing import CliRunner
+
+    from vitreous.cli.main import app
+
+    r = CliRunner().invoke(app, ["dft", "single-point", str(tmp_path / "none.xyz"), "-o", str(tmp_path / "r")])
+    assert r.exit_code == 2 and "no such file" in r.output
+    s = tmp_path / "m.extxyz"
+    from vitreous.io import write_structure
+
+    write_structure(vanadyl_v4(), s)
+    r = CliRunner().invoke(app, ["dft", "single-point", str(s), "-o", str(tmp_path / "r"), "--settings", "nope"])
+    assert r.exit_code == 2 and "unknown DFT settings" in r.output

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -31,14 +30,21 @@ def _common(structure: Path, settings: str, broken_symmetry: bool):
 def _run(run_type: str, structure: Path, output: Path, settings: str, ranks: int, wannier: bool, spin: bool,
          broken: bool, **kw) -> None:  # fmt: skip
     from vitreous.engines.cp2k import CP2KRun
+    from vitreous.io import write_structure
 
     atoms, s = _common(structure, settings, broken)
+    output.mkdir(parents=True, exist_ok=True)
+    write_structure(atoms, output / "structure.extxyz")
     res = CP2KRun(atoms, s, run_type, output, ranks=ranks, wannier=wannier, spin_populations=spin, **kw).run(
         progress=lambda m: console.print(f"  {m}", highlight=False))  # fmt: skip
     summary = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in res.items()
                if k not in ("wannier_centres_A",)}  # fmt: skip
     summary["structure"] = str(structure)
     summary["run_type"] = run_type
+    if run_type == "md":
+        from vitreous.engines.cp2k_parse import bomd_to_h5md
+
+        summary["trajectory"] = str(bomd_to_h5md(output, atoms, output / "trajectory.h5"))
     write_json(summary, output / "summary.json")
     e = res.get("energy_eV")
     console.print(f"done in {res['wall_time_s']:.0f} s: E = {e:.6f} eV; SCF steps {res['scf_steps'][:10]}"
@@ -136,24 +142,24 @@ def analyze_electronic(
 ) -> None:
     """V4+/V5+ from spin moments and V–O bond orders from Wannier centres."""
     from vitreous.analysis.electronic import wannier_bonds
-    from vitreous.engines.cp2k_parse import read_input_cell, read_wannier
+    from vitreous.engines.cp2k_parse import parse_output, read_input_cell, read_wannier
     from vitreous.errors import InputFileError
     from vitreous.io import read_structure
 
-    summ = run_dir / "summary.json"
-    if not summ.is_file():
+    outs = sorted(run_dir.glob("cp2k-*.out"))
+    structure = run_dir / "structure.extxyz"
+    if not outs or not structure.is_file():
         raise InputFileError(f"{run_dir} holds no finished CP2K run", hint="run 'vitreous dft single-point --wannier'")
-    data = json.loads(summ.read_text())
-    atoms = read_structure(data["structure"])
-    spin = data.get("hirshfeld_spin") or data.get("mulliken_spin")
+    atoms = read_structure(structure)
+    parsed = parse_output(outs[-1], run_dir, atoms)
+    spin = parsed.get("hirshfeld_spin", parsed.get("mulliken_spin"))
     centres, ions = read_wannier(run_dir / "wannier.xyz", with_ions=True)
     atoms.positions = ions  # the frame of the centres
     inputs = sorted(run_dir.glob("cp2k-*.inp"))
     if not inputs:
         raise InputFileError(f"{run_dir} holds no CP2K input", hint="run 'vitreous dft single-point --wannier'")
     atoms.set_cell(read_input_cell(inputs[-1]))
-    res = wannier_bonds(atoms, centres, bond_cutoff_A, axis_A,
-                        None if spin is None else np.array(spin), spin_threshold)  # fmt: skip
+    res = wannier_bonds(atoms, centres, bond_cutoff_A, axis_A, spin, spin_threshold)  # fmt: skip
     write_json(res.to_dict(), output)
     for v in res.vanadium:
         console.print(f"V{v['index']}: {v['n_double']} V=O, {v['n_single']} V–O, n_V {v['n_V']}"

@@ -21,7 +21,15 @@ from ase.units import Bohr, GPa, Hartree
 
 from vitreous.errors import InputFileError
 
-__all__ = ["forces_sum_printed", "parse_output", "read_input_cell", "read_md_frames", "read_wannier", "training_frames"]
+__all__ = [
+    "bomd_to_h5md",
+    "forces_sum_printed",
+    "parse_output",
+    "read_input_cell",
+    "read_md_frames",
+    "read_wannier",
+    "training_frames",
+]
 
 _FLOAT = r"[-+]?\d*\.\d+(?:[EeDd][-+]?\d+)?"
 
@@ -176,6 +184,28 @@ def read_md_frames(run_dir: str | Path, atoms: Atoms, project: str = "vitreous")
             a.arrays["forces"] = frc[k].positions * Hartree / Bohr
         out.append(a)
     return out
+
+
+def bomd_to_h5md(run_dir: str | Path, atoms: Atoms, path: str | Path, project: str = "vitreous") -> Path:
+    """Write the frames of a CP2K MD run into the canonical H5MD trajectory (positions as
+    CP2K wrote them, velocities in Å/ps, thermo rows: temperature and potential energy)."""
+    from ase.units import fs
+
+    from vitreous.io.h5md import OBSERVABLES, H5MDWriter
+
+    frames = read_md_frames(run_dir, atoms, project)
+    steps = np.array([f.info.get("step", k) for k, f in enumerate(frames)])
+    times = np.array([f.info.get("time_ps", np.nan) for f in frames])
+    with H5MDWriter(path, "w", atoms=atoms, velocities=True, metadata={"engine": "cp2k", "run_dir": str(run_dir)}) as w:
+        w.append_frames(steps, times, np.stack([f.positions for f in frames]), np.stack([f.cell.array for f in frames]),
+                        np.stack([f.get_velocities() * 1000 * fs for f in frames]))  # fmt: skip
+        nan = np.full(len(frames), np.nan)
+        obs = {k: nan for k in OBSERVABLES}
+        obs["temperature"] = np.array([f.info.get("temperature_K", np.nan) for f in frames])
+        obs["potential_energy"] = np.array([f.info.get("energy", np.nan) for f in frames])
+        obs["volume"] = np.array([f.get_volume() if f.cell.volume > 0 else np.nan for f in frames])
+        w.append_observables(steps, times, obs)
+    return Path(path)
 
 
 def training_frames(results: list[dict[str, Any]], structures: list[Atoms], config_type: str = "dft") -> list[Atoms]:
