@@ -210,3 +210,13 @@ def test_cli_run_and_report_errors(tmp_path):
     assert r.exit_code == 2 and "unknown executor" in r.output and "serial, dask" in r.output
     r = runner.invoke(app, ["report", str(tmp_path)])
     assert r.exit_code == 2 and "no study run" in r.output
+
+
+@pytest.mark.slow
+def test_builtin_quick_study_end_to_end(tmp_path):
+    """`vitreous run` on the built-in NVP28 quick study (~8 min on 2 cores): every task
+    completes and the headline numbers exist. Run with `pytest -m slow`."""
+    outcome = run_study(builtin_study(), tmp_path / "quick", log=None)
+    assert outcome["counts"] == {"complete": 13}
+    g = json.loads((tmp_path / "quick" / "results.json").read_text())["NVP28-405-s1"]
+    assert 3.5 < g["n_V"] < 6.5 and g["Tg_K"] > 0 and "473" in g["sigma_extrapolated_S_cm"]
