@@ -22,9 +22,8 @@ from common import relaxed_nvp28
 from vitreous.analysis.network import network_analysis
 from vitreous.analysis.rdf import PairDistribution
 from vitreous.engines.lammps import LammpsMD, LammpsSettings
-from vitreous.engines.lammps_runtime import new_lammps
+from vitreous.engines.lammps_runtime import energy_forces as lammps_energy_forces
 from vitreous.io.h5md import H5MDTrajectory
-from vitreous.io.structures import write_lammps_data
 from vitreous.potentials import Coulomb, load_forcefield
 from vitreous.protocols import Protocol, Stage
 from vitreous.species import type_map
@@ -33,19 +32,8 @@ from vitreous.species import type_map
 def energy_forces(atoms, coulomb: Coulomb, workdir: Path) -> tuple[float, np.ndarray]:
     ff = load_forcefield("bmp")
     species, _, _ = type_map(atoms)
-    write_lammps_data(atoms, workdir / "f.data", charges=[ff.charges[s] for s in species], species=species)
-    lmp = new_lammps()
-    try:
-        lmp.commands_list(
-            ["units metal", "atom_style charge", "atom_modify map array", f"read_data {workdir / 'f.data'}"]
-        )
-        lmp.commands_list(ff.lammps_commands(species, coulomb, workdir))
-        lmp.command("run 0")
-        n = len(atoms)
-        f = np.ctypeslib.as_array(lmp.gather_atoms("f", 1, 3), shape=(3 * n,)).reshape(n, 3).copy()
-        return lmp.get_thermo("pe"), f
-    finally:
-        lmp.close()
+    return lammps_energy_forces(atoms, ff.lammps_commands(species, coulomb, workdir), workdir,
+                                charges=[ff.charges[s] for s in species])  # fmt: skip
 
 
 def main() -> None:

@@ -10,9 +10,8 @@ from ase import Atoms
 from ase.neighborlist import neighbor_list
 
 from vitreous.composition import Species
-from vitreous.engines.lammps_runtime import new_lammps
+from vitreous.engines.lammps_runtime import energy_forces
 from vitreous.errors import PotentialError
-from vitreous.io.structures import write_lammps_data
 from vitreous.potentials import Coulomb, available_forcefields, load_forcefield
 from vitreous.species import type_map
 
@@ -20,20 +19,7 @@ COULOMB_EV_A = 14.399645  # e²/(4πε0) in eV·Å (CODATA), as in LAMMPS metal 
 
 
 def _lammps_energy_forces(atoms, commands, tmp_path):
-    species, _, _ = type_map(atoms)
-    write_lammps_data(atoms, tmp_path / "a.data", species=species)
-    lmp = new_lammps()
-    try:
-        lmp.commands_string(f"units metal\natom_style charge\natom_modify map array\nread_data {tmp_path / 'a.data'}")
-        for c in commands:
-            lmp.command(c)
-        lmp.command("thermo_style custom pe")
-        lmp.command("run 0")
-        n = len(atoms)
-        f = np.ctypeslib.as_array(lmp.gather_atoms("f", 1, 3), shape=(3 * n,)).reshape(n, 3).copy()
-        return lmp.get_thermo("pe"), f
-    finally:
-        lmp.close()
+    return energy_forces(atoms, commands, tmp_path)
 
 
 def test_all_sets_load_and_are_named():

@@ -12,7 +12,7 @@ from typing import Any
 
 from vitreous.errors import EngineError
 
-__all__ = ["lammps_packages", "new_lammps"]
+__all__ = ["energy_forces", "lammps_packages", "new_lammps"]
 
 
 def new_lammps(threads: int | None = None, comm: Any = None, log: str | None = None) -> Any:
@@ -50,5 +50,34 @@ def lammps_packages() -> list[str]:
     lmp = new_lammps()
     try:
         return list(lmp.installed_packages)
+    finally:
+        lmp.close()
+
+
+def energy_forces(
+    atoms: Any, commands: list[str], workdir: Any, charges: list[float] | None = None
+) -> tuple[float, Any]:
+    """Potential energy (eV) and forces (eV/Å, atom order) of one structure: a LAMMPS
+    ``run 0`` with the given interaction commands (``units metal``, ``atom_style charge``,
+    one atom type per (element, valence) in order of first appearance)."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from vitreous.io.structures import write_lammps_data
+    from vitreous.species import type_map
+
+    species, _, _ = type_map(atoms)
+    data = Path(workdir) / "single_point.data"
+    write_lammps_data(atoms, data, charges=charges, species=species)
+    lmp = new_lammps()
+    try:
+        lmp.commands_list(["units metal", "atom_style charge", "atom_modify map array", f"read_data {data}"])
+        lmp.commands_list(commands)
+        lmp.command("thermo_style custom pe")
+        lmp.command("run 0")
+        n = len(atoms)
+        f = np.ctypeslib.as_array(lmp.gather_atoms("f", 1, 3), shape=(3 * n,)).reshape(n, 3).copy()
+        return float(lmp.get_thermo("pe")), f
     finally:
         lmp.close()

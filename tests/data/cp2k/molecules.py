@@ -21,27 +21,25 @@ def _tripod(theta_deg: float, r: float, n: int, phase_deg: float = 0.0) -> list[
     ]
 
 
-def vanadyl_v5() -> Atoms:
-    """OV(OH)3: V5+, one vanadyl V=O (1.58 Å) and three V–OH (1.78 Å)."""
-    pos = [np.zeros(3), np.array([0, 0, 1.58])]
+def _vanadyl(n_oh: int, r_vanadyl: float, r_oh_bond: float, theta_deg: float, valence_v: int) -> Atoms:
+    """V at the origin, a vanadyl O on +z and ``n_oh`` hydroxyls below (O–H 0.97 Å)."""
+    pos = [np.zeros(3), np.array([0, 0, r_vanadyl])]
     hyd = []
-    for o in _tripod(109.0, 1.78, 3):
+    tilt = np.array([0, 0, -0.6])
+    for o in _tripod(theta_deg, r_oh_bond, n_oh):
         pos.append(o)
         u = o / np.linalg.norm(o)
-        hyd.append(o + 0.97 * (u + np.array([0, 0, -0.6])) / np.linalg.norm(u + np.array([0, 0, -0.6])))
-    atoms = Atoms("VO4H3", positions=np.array(pos + hyd))
-    atoms.set_array("valence", np.array([5, -2, -2, -2, -2, 1, 1, 1]))
+        hyd.append(o + 0.97 * (u + tilt) / np.linalg.norm(u + tilt))
+    atoms = Atoms(f"VO{n_oh + 1}H{n_oh}", positions=np.array(pos + hyd))
+    atoms.set_array("valence", np.array([valence_v, -2] + [-2] * n_oh + [1] * n_oh))
     return atoms
+
+
+def vanadyl_v5() -> Atoms:
+    """OV(OH)3: V5+, one vanadyl V=O (1.58 Å) and three V–OH (1.78 Å)."""
+    return _vanadyl(3, 1.58, 1.78, 109.0, 5)
 
 
 def vanadyl_v4() -> Atoms:
     """VO(OH)2: V4+ (d1), one vanadyl and two V–OH; multiplicity 2."""
-    pos = [np.zeros(3), np.array([0, 0, 1.60])]
-    hyd = []
-    for o in _tripod(110.0, 1.80, 2):
-        pos.append(o)
-        u = o / np.linalg.norm(o)
-        hyd.append(o + 0.97 * (u + np.array([0, 0, -0.6])) / np.linalg.norm(u + np.array([0, 0, -0.6])))
-    atoms = Atoms("VO3H2", positions=np.array(pos + hyd))
-    atoms.set_array("valence", np.array([4, -2, -2, -2, 1, 1]))
-    return atoms
+    return _vanadyl(2, 1.60, 1.80, 110.0, 4)
