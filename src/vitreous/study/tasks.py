@@ -229,7 +229,7 @@ def execute_task(task: Task, out_dir: str | Path, store_path: str | Path, *_deps
     Returns the task's store row (status, result, ...). Never raises for a task failure:
     the error is recorded and dependents are skipped (the report still runs).
     """
-    from vitreous.cli.common import versions
+    from vitreous.provenance import versions
 
     out_dir = Path(out_dir)
     store = RunStore(store_path)
