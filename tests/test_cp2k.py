@@ -26,18 +26,7 @@ from vitreous.io import read_structure
 
 DATA = Path(__file__).parent / "data" / "cp2k"
 sys.path.insert(0, str(DATA))
-from molecules import vanadyl_v4, vanadyl_v5  # noqa: E402
-
-
-def in_box(atoms, edge_A=8.0):
-    """A molecule centred in a small periodic cube: ~10x cheaper than the padded
-    non-periodic (Martyna–Tuckerman) box, fine for these checks."""
-    atoms = atoms.copy()
-    atoms.set_cell([edge_A] * 3)
-    atoms.center()
-    atoms.pbc = True
-    return atoms
-
+from molecules import in_box, vanadyl_v4, vanadyl_v5  # noqa: E402
 
 needs_cp2k = pytest.mark.skipif(shutil.which("cp2k.psmp") is None and shutil.which("cp2k") is None,
                                 reason="CP2K not installed (apt-get install cp2k; .ci/run installs it)")  # fmt: skip
@@ -97,16 +86,22 @@ def test_parsers_on_committed_real_output():
     assert tf[0].info["energy"] == res["energy_eV"] and tf[0].arrays["forces"].shape == (len(atoms), 3)
 
 
-def test_wannier_analysis_of_the_vanadyl_molecule():
-    """OV(OH)3 (unrelaxed): every O holds 4 centres per spin (8 valence electrons); the
-    vanadyl O has 3 per spin on the V side (6 shared centres: 'double'). Known limitation,
-    reported: the hydroxyl O of this unrelaxed molecule also has 3 per spin on the V side,
-    so the V–OH bonds are not classified 'single' by this geometric criterion."""
-    atoms = read_structure(DATA / "v5_sp" / "structure.extxyz")
-    centres, ions = read_wannier(DATA / "v5_sp" / "wannier.xyz", with_ions=True)
-    np.testing.assert_allclose(ions - ions[0], atoms.positions - atoms.positions[0], atol=1e-6)  # same molecule
+def _vanadyl_wannier(folder):
+    atoms = read_structure(folder / "structure.extxyz")
+    centres, ions = read_wannier(folder / "wannier.xyz", with_ions=True)
+    cell = read_input_cell(sorted(folder.glob("cp2k-*.inp"))[-1])
+    shift = (ions - atoms.positions) @ np.linalg.inv(cell)  # CP2K may shift and wrap the molecule
+    shift -= np.round(shift - shift[0])
+    np.testing.assert_allclose(shift, np.broadcast_to(shift[0], shift.shape), atol=1e-5)  # same molecule
     atoms.positions = ions  # the frame of the centres (CP2K's box)
-    atoms.set_cell(read_input_cell(DATA / "v5_sp" / "cp2k-0.inp"))
+    atoms.set_cell(cell)
+    return atoms, centres
+
+
+def _check_vanadyl_bonds(atoms, centres):
+    """OV(OH)3 at its CP2K-optimised geometry: every O holds 4 centres per spin (8 valence
+    electrons); the vanadyl O has 3 per spin on the V side (σ + 2π: 6 shared, double), each
+    hydroxyl O 2 per spin (σ plus its π-donating lone pair: 4 shared, single)."""
     res = wannier_bonds(atoms, centres)
     assert res.unassigned == 0
     assert res.owned[0] == 8  # V: 3s3p semicore of the GTH q13 pseudopotential, 4 per spin
@@ -114,8 +109,62 @@ def test_wannier_analysis_of_the_vanadyl_molecule():
     for o, h in ((2, 5), (3, 6), (4, 7)):  # hydroxyl: O–H bond centres sit nearer H
         assert res.owned[o] + res.owned.get(h, 0) == 8
     by_o = {b["atoms"][1]: b for b in res.bonds}
-    assert by_o[1]["n_centres"] == 6 and by_o[1]["order"] == "double"  # the 1.58 Å vanadyl
-    assert res.vanadium[0]["n_V"] == 4
+    assert by_o[1]["n_centres"] == 6 and by_o[1]["order"] == "double"
+    assert [by_o[o]["n_centres"] for o in (2, 3, 4)] == [4, 4, 4]
+    assert all(by_o[o]["order"] == "single" for o in (2, 3, 4))
+    v = res.vanadium[0]
+    assert (v["n_double"], v["n_single"], v["n_V"]) == (1, 3, 4)
+    assert res.lone_pairs[1] == 2  # the vanadyl O's lone pair, opposite V, one per spin
+    assert res.bond_lengths["double"]["mean_A"] < res.bond_lengths["single"]["min_A"]  # V=O is the short one
+    # the literal "more than two centres" rule also calls the V–OH bonds double
+    literal = wannier_bonds(atoms, centres, double_min_centres=3)
+    assert literal.vanadium[0]["n_double"] == 4
+    return res
+
+
+def test_wannier_analysis_of_the_vanadyl_molecule():
+    atoms, centres = _vanadyl_wannier(DATA / "v5_sp")
+    res = _check_vanadyl_bonds(atoms, centres)
+    assert res.vanadium[0]["valence_bvs"] == 5 and res.vanadium[0]["valence_formal"] == 5
+
+
+def test_optimised_geometry_is_read_back():
+    from vitreous.engines.cp2k_parse import read_optimized
+
+    start = in_box(vanadyl_v5())
+    final, converged = read_optimized(DATA / "v5_opt" / "cp2k-0.out", DATA / "v5_opt", start)
+    assert converged
+    np.testing.assert_allclose(final.positions, read_structure(DATA / "v5_opt" / "optimized.extxyz").positions,
+                               atol=1e-6)  # fmt: skip
+    assert final.get_chemical_symbols() == start.get_chemical_symbols()
+    np.testing.assert_array_equal(final.arrays["valence"], start.arrays["valence"])
+    # the built molecule's 155° V–O–H angles relax towards a bent hydroxyl
+    assert all(final.get_angle(0, o, h) < 150 for o, h in ((2, 5), (3, 6), (4, 7)))
+    with pytest.raises(Exception, match="no optimisation trajectory"):
+        read_optimized(DATA / "v5_sp" / "cp2k-0.out", DATA / "v5_sp", start)
+
+
+def test_scf_steps_add_up_over_outer_loops():
+    """Each SCF's step count (inner steps of all outer loops) equals the SCF lines CP2K printed."""
+    from vitreous.engines.cp2k import _SCF_LINE
+
+    for out in (DATA / "v5_opt" / "cp2k-0.out", DATA / "v4_sp" / "cp2k-0.out", DATA / "v5_sp" / "cp2k-0.out"):
+        text = out.read_text()
+        steps = parse_output(out, out.parent, read_structure(DATA / "v5_sp" / "structure.extxyz"))["scf_steps"]
+        assert sum(steps) == sum(1 for ln in text.splitlines() if _SCF_LINE.match(ln)), out
+    assert len(parse_output(DATA / "v5_opt" / "cp2k-0.out", DATA / "v5_opt", in_box(vanadyl_v5()))["scf_steps"]) > 5
+
+
+@needs_cp2k
+def test_live_wannier_bonds_of_the_optimised_vanadyl(tmp_path):
+    """CP2K run here on the committed optimised OV(OH)3, then the bond analysis."""
+    atoms = read_structure(DATA / "v5_opt" / "optimized.extxyz")
+    CP2KRun(atoms, load_dft_settings("pbe-szv-fast"), "single-point", tmp_path, ranks=2, wannier=True).run(
+        timeout_s=600)  # fmt: skip
+    from vitreous.io import write_structure
+
+    write_structure(atoms, tmp_path / "structure.extxyz")
+    _check_vanadyl_bonds(*_vanadyl_wannier(tmp_path))
 
 
 @needs_cp2k
@@ -190,3 +239,66 @@ def test_cli_dft_bad_input(tmp_path):
     write_structure(vanadyl_v4(), s)
     r = CliRunner().invoke(app, ["dft", "single-point", str(s), "-o", str(tmp_path / "r"), "--settings", "nope"])
     assert r.exit_code == 2 and "unknown DFT settings" in r.output
+
+
+def _centres_about(o, toward, n, angle_deg, r=0.35, rng=None):
+    """``n`` centres r Å from ``o`` at ``angle_deg`` from the o→toward axis (evenly around it)."""
+    u = (toward - o) / np.linalg.norm(toward - o)
+    a = np.cross(u, [1.0, 0.0, 0.0] if abs(u[0]) < 0.9 else [0.0, 1.0, 0.0])
+    a /= np.linalg.norm(a)
+    b = np.cross(u, a)
+    th = np.radians(angle_deg)
+    return [o + r * (np.cos(th) * u + np.sin(th) * (np.cos(p) * a + np.sin(p) * b))
+            for p in 2 * np.pi * np.arange(n) / max(n, 1)]  # fmt: skip
+
+
+def test_wannier_bonds_on_hand_placed_centres():
+    """A periodic cell across whose boundary a V=O, a V–O–P bridge and a V–O single bond lie,
+    with centres placed by hand per spin: orders, lone pairs, BO/NBO, lengths, valences."""
+    from ase import Atoms
+
+    L = 10.0
+    v = np.array([0.2, 5.0, 5.0])  # near the x = 0 face: bonds cross the boundary
+    o_yl = v + [0, 0, 1.60]
+    o_br = v + [-1.80, 0, 0]  # wraps to x ≈ 8.4
+    p = o_br + [-1.55, 0, 0]
+    o_s = v + [0, 1.95, 0]
+    atoms = Atoms("VOOPO", positions=[v, o_yl, o_br, p, o_s], cell=[L] * 3, pbc=True)
+    atoms.wrap()
+    atoms.set_array("valence", np.array([5, -2, -2, 5, -2]))
+    pos = atoms.positions
+    near = lambda x, y: y + (((x - y) / L + 0.5) % 1 - 0.5) * L  # noqa: E731  (image of x nearest y)
+    per_spin = []
+    per_spin += _centres_about(pos[1], near(pos[0], pos[1]), 3, 45)  # vanadyl: 3 on the V side
+    per_spin += _centres_about(pos[1], 2 * pos[1] - near(pos[0], pos[1]), 1, 0)  # its lone pair
+    per_spin += _centres_about(pos[2], near(pos[0], pos[2]), 1, 10)  # bridge: σ to V
+    per_spin += _centres_about(pos[2], near(pos[3], pos[2]), 1, 10)  # σ to P
+    per_spin += _centres_about(pos[2], pos[2] + [0, 0, 1], 2, 30)  # 2 lone pairs, ⟂ both bonds
+    per_spin += _centres_about(pos[4], near(pos[0], pos[4]), 1, 5)  # single V–O
+    per_spin += _centres_about(pos[4], 2 * pos[4] - near(pos[0], pos[4]), 3, 70)  # 3 lone pairs
+    centres = [np.array(per_spin) % L, np.array(per_spin) % L]  # two spin channels, wrapped
+    res = wannier_bonds(atoms, centres, spin=np.array([0.01, 0, 0, 0, 0]))
+    order = {b["atoms"][1]: (b["n_centres"], b["order"]) for b in res.bonds}
+    assert order == {1: (6, "double"), 2: (2, "single"), 4: (2, "single")}
+    assert res.lone_pairs == {1: 2, 2: 4, 4: 6} and res.unassigned == 0
+    assert res.vanadium[0]["n_double"] == 1 and res.vanadium[0]["n_single"] == 2 and res.vanadium[0]["n_V"] == 3
+    assert res.vanadium[0]["valence_from_spin"] == 5 and res.vanadium[0]["valence_formal"] == 5
+    # oxygen: vanadyl and single-bonded O are NBO, the V–O–P bridge is BO
+    assert res.oxygen["former_bonds"] == {"1": 1, "2": 2, "4": 1}
+    assert res.oxygen["BO"] == pytest.approx(1 / 3) and res.oxygen["NBO"] == pytest.approx(2 / 3)
+    lengths = res.bond_lengths
+    assert lengths["double"]["lengths_A"] == pytest.approx([1.60])
+    assert lengths["single"]["lengths_A"] == pytest.approx([1.80, 1.95])
+    # bond valence by hand (Brown–Altermatt): Σ exp((R0 − r)/b) over the three O
+    from vitreous.analysis.network import bond_valence_parameters
+
+    b, r0, _ = bond_valence_parameters()
+    bvs5 = sum(np.exp((r0[("V", 5)] - r) / b) for r in (1.60, 1.80, 1.95))
+    bvs4 = sum(np.exp((r0[("V", 4)] - r) / b) for r in (1.60, 1.80, 1.95))
+    best = 4 if abs(bvs4 - 4) < abs(bvs5 - 5) else 5
+    assert res.vanadium[0]["valence_bvs"] == best
+    assert res.vanadium[0]["bvs"] == pytest.approx(bvs5 if best == 5 else bvs4)
+    assert set(res.agreement) == {"spin_vs_formal", "spin_vs_bvs", "bvs_vs_formal"}
+    assert res.agreement["spin_vs_formal"] == 1.0
+    with pytest.raises(Exception, match="no Wannier centres"):
+        wannier_bonds(atoms, np.zeros((0, 3)))

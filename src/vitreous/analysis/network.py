@@ -17,11 +17,19 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
+from ase import Atoms
 
 from vitreous.analysis.rdf import species_labels
 from vitreous.errors import AnalysisError
 
-__all__ = ["BondValence", "NetworkResult", "bond_valence_parameters", "network_analysis", "parse_cutoffs"]
+__all__ = [
+    "BondValence",
+    "NetworkResult",
+    "bond_valence_parameters",
+    "network_analysis",
+    "parse_cutoffs",
+    "vanadium_bond_valence",
+]
 
 
 def parse_cutoffs(items: list[str] | dict[str, float] | None, known: set[str]) -> dict[tuple[str, str], float]:
@@ -61,6 +69,37 @@ def bond_valence_parameters() -> tuple[float, dict[tuple[str, int], float], str]
         el = key.rstrip("+-0123456789")
         table[(el, int(key[len(el) :]))] = float(r0)
     return float(raw["b_A"]), table, raw["source"]
+
+
+def vanadium_bond_valence(atoms: Atoms, cutoff_A: float = 3.0) -> dict[int, dict[str, Any]]:
+    """Brown–Altermatt bond-valence sums of every V of one structure.
+
+    BVS = Σ_O exp((R0 − r)/b) over O within ``cutoff_A`` (Å, minimum image when the
+    structure has a cell), with R0 of V4+ and of V5+ (``data/bond_valence.toml``; Brown &
+    Altermatt, Acta Cryst. B41, 244 (1985)). The estimated valence is the one whose sum is
+    closer to itself, as in :func:`network_analysis`.
+
+    Returns
+    -------
+    dict
+        {V index: {"bvs": {4: float, 5: float}, "valence": 4 or 5}}.
+    """
+    from vesin import NeighborList
+
+    b, r0_table, _ = bond_valence_parameters()
+    symbols = np.array(atoms.get_chemical_symbols())
+    periodic = atoms.cell.volume > 0
+    box = atoms.cell.array if periodic else np.eye(3)
+    i, j, d = NeighborList(cutoff=cutoff_A, full_list=True).compute(
+        points=atoms.positions, box=box, periodic=periodic, quantities="ijd"
+    )
+    m = (symbols[i] == "V") & (symbols[j] == "O")
+    out: dict[int, dict[str, Any]] = {}
+    for v in np.flatnonzero(symbols == "V"):
+        dv = d[m & (i == v)]
+        bvs = {val: float(np.sum(np.exp((r0_table[("V", val)] - dv) / b))) for val in (4, 5)}
+        out[int(v)] = {"bvs": bvs, "valence": min(bvs, key=lambda val: abs(bvs[val] - val))}
+    return out
 
 
 @dataclass

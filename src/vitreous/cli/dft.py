@@ -38,7 +38,12 @@ def _run(run_type: str, structure: Path, output: Path, settings: str, ranks: int
     res = CP2KRun(atoms, s, run_type, output, ranks=ranks, wannier=wannier, spin_populations=spin, **kw).run(
         progress=lambda m: console.print(f"  {m}", highlight=False))  # fmt: skip
     summary = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in res.items()
-               if k not in ("wannier_centres_A",)}  # fmt: skip
+               if k not in ("wannier_centres_A", "final_atoms")}  # fmt: skip
+    if "final_atoms" in res:
+        write_structure(res["final_atoms"], output / "optimized.extxyz")
+        summary["optimized_structure"] = str(output / "optimized.extxyz")
+        if not res["optimization_converged"]:
+            console.print("[yellow]warning:[/] the optimisation stopped at its step limit before converging")
     summary["structure"] = str(structure)
     summary["run_type"] = run_type
     if run_type == "md":
@@ -139,6 +144,9 @@ def analyze_electronic(
     bond_cutoff_A: Annotated[float, typer.Option("--bond-cutoff-A", help="Largest V–O bond (Å)")] = 2.4,
     axis_A: Annotated[float, typer.Option("--axis-A", help="Largest centre distance from a bond axis (Å)")] = 0.9,
     spin_threshold: Annotated[float, typer.Option(help="|spin| (μB) above which V is V4+")] = 0.5,
+    double_min_centres: Annotated[
+        int, typer.Option(help="Fewest shared centres (both spins) of a V=O: 6 = σ+2π; 3 = 'more than two'")
+    ] = 6,
 ) -> None:
     """V4+/V5+ from spin moments and V–O bond orders from Wannier centres."""
     from vitreous.analysis.electronic import wannier_bonds
@@ -159,10 +167,16 @@ def analyze_electronic(
     if not inputs:
         raise InputFileError(f"{run_dir} holds no CP2K input", hint="run 'vitreous dft single-point --wannier'")
     atoms.set_cell(read_input_cell(inputs[-1]))
-    res = wannier_bonds(atoms, centres, bond_cutoff_A, axis_A, spin, spin_threshold)  # fmt: skip
+    res = wannier_bonds(atoms, centres, bond_cutoff_A, axis_A, spin, spin_threshold,
+                        double_min_centres=double_min_centres)  # fmt: skip
     write_json(res.to_dict(), output)
     for v in res.vanadium:
         console.print(f"V{v['index']}: {v['n_double']} V=O, {v['n_single']} V–O, n_V {v['n_V']}"
                       + (f", spin {v['spin_moment']:+.2f} → V{v['valence_from_spin']}+" if v["spin_moment"] is not None
                          else ""))  # fmt: skip
+    if res.oxygen:
+        ox = res.oxygen
+        console.print(f"O from Wannier bonds: BO {ox['BO']:.1%}, NBO {ox['NBO']:.1%}, free {ox['free']:.1%}")
+    if res.agreement:
+        console.print("valence agreement: " + ", ".join(f"{k} {v:.0%}" for k, v in res.agreement.items()))
     console.print(f"wrote {output}")

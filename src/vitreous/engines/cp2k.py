@@ -65,7 +65,10 @@ class DFTSettings:
     eps_scf : float
         SCF convergence (Hartree).
     max_scf, outer_max_scf : int
-        Inner and outer SCF iterations.
+        Inner and outer SCF iterations (each outer iteration rebuilds the OT
+        preconditioner from the current orbitals).
+    hubbard_u_V_eV : float
+        Dudarev U_eff = U − J on the V 3d shell (eV; 0 = plain GGA), Mulliken projection.
     smearing_K : float
         Electronic temperature of the smearing recipe (K).
     broken_symmetry : bool
@@ -87,12 +90,15 @@ class DFTSettings:
     smearing_K: float = 1000.0
     broken_symmetry: bool = False
     multiplicity: int | None = None
+    hubbard_u_V_eV: float = 0.0
 
     def __post_init__(self) -> None:
         if self.scf not in ("ot", "smear"):
             raise EngineError(f"unknown SCF recipe '{self.scf}'", hint="ot or smear")
         if self.cutoff_Ry <= 0 or self.rel_cutoff_Ry <= 0 or self.eps_scf <= 0 or self.max_scf <= 0:
             raise EngineError("cutoffs, eps_scf and max_scf must be positive")
+        if self.hubbard_u_V_eV < 0:
+            raise EngineError("hubbard_u_V_eV must not be negative")
         if self.multiplicity is not None and self.multiplicity < 1:
             raise EngineError("multiplicity must be >= 1")
 
@@ -163,6 +169,9 @@ def _kinds(atoms: Atoms, settings: DFTSettings) -> tuple[list[str], list[str]]:
         el = kind.split("_")[0]
         lines = [f"    &KIND {kind}", f"      ELEMENT {el}", f"      BASIS_SET {settings.basis}",
                  f"      POTENTIAL GTH-{settings.functional}-q{GTH_Q[el]}"]  # fmt: skip
+        if el == "V" and settings.hubbard_u_V_eV > 0:
+            lines += ["      &DFT_PLUS_U", "        L 2", f"        U_MINUS_J [eV] {settings.hubbard_u_V_eV:g}",
+                      "      &END DFT_PLUS_U"]  # fmt: skip
         if kind == "V_dn":  # one d electron moved from alpha to beta in the initial guess
             lines += ["      &BS", "        &ALPHA", "          NEL -1", "          L 2", "          N 3",
                       "        &END ALPHA", "        &BETA", "          NEL 1", "          L 2", "          N 3",
@@ -229,6 +238,8 @@ def write_input(
            f"    CHARGE {charge}", "    UKS TRUE"]  # fmt: skip
     if settings.scf == "ot" or settings.multiplicity is not None:
         dft.append(f"    MULTIPLICITY {mult}")
+    if settings.hubbard_u_V_eV > 0:
+        dft.append("    PLUS_U_METHOD MULLIKEN")
     if wfn_restart:
         dft.append(f"    WFN_RESTART_FILE_NAME {wfn_restart}")
     dft += ["    &MGRID", f"      CUTOFF {settings.cutoff_Ry:g}", f"      REL_CUTOFF {settings.rel_cutoff_Ry:g}",
@@ -413,6 +424,10 @@ class CP2KRun:
                 hint="try the smearing recipe (pbe-dzvp-uks-smear), more max_scf, or a better start",
             )
         result = parse_output(out, self.run_dir, self.atoms)
+        if self.run_type == "optimize":
+            from vitreous.engines.cp2k_parse import read_optimized
+
+            result["final_atoms"], result["optimization_converged"] = read_optimized(out, self.run_dir, self.atoms)
         result["wall_time_s"] = time.perf_counter() - t0
         result["resumed"] = resume
         result["input"] = str(inp)

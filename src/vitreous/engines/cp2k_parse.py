@@ -27,6 +27,7 @@ __all__ = [
     "parse_output",
     "read_input_cell",
     "read_md_frames",
+    "read_optimized",
     "read_wannier",
     "training_frames",
 ]
@@ -81,7 +82,15 @@ def _populations(text: str, n: int) -> dict[str, np.ndarray]:
 
 def _scf_steps(text: str) -> list[int]:
     """Number of SCF iterations of each converged SCF (inner steps summed over outer loops)."""
-    return [int(x) for x in re.findall(r"SCF run converged in\s+(\d+) steps", text)]
+    steps: list[int] = []
+    pattern = r"(outer SCF loop converged in\s+\d+ iterations or\s+(\d+) steps)|SCF run converged in\s+(\d+) steps"
+    for m in re.finditer(pattern, text):
+        if m.group(1):  # follows the last inner loop's message: the total of this SCF
+            if steps:
+                steps[-1] = int(m.group(2))
+        else:
+            steps.append(int(m.group(3)))
+    return steps
 
 
 def read_wannier(path: str | Path, with_ions: bool = False) -> Any:
@@ -145,6 +154,23 @@ def parse_output(out: str | Path, run_dir: str | Path, atoms: Atoms) -> dict[str
     if m:
         res["abs_spin_density"] = float(m[-1])
     return res
+
+
+def read_optimized(out: str | Path, run_dir: str | Path, atoms: Atoms, project: str = "vitreous") -> tuple[Atoms, bool]:
+    """Last geometry of a CP2K GEO_OPT (``<project>-pos-1.xyz``, Å) as a copy of ``atoms``,
+    and whether CP2K reported the optimisation converged (False when it stopped at MAX_ITER)."""
+    import ase.io
+
+    pos = Path(run_dir) / f"{project}-pos-1.xyz"
+    if not pos.is_file():
+        raise InputFileError(f"no optimisation trajectory {pos}", hint="run a GEO_OPT first")
+    last = ase.io.read(pos, index=-1, format="xyz")
+    if len(last) != len(atoms):
+        raise InputFileError(f"{pos} has {len(last)} atoms, the structure {len(atoms)}")
+    final = atoms.copy()
+    final.set_positions(last.positions)
+    text = Path(out).read_text(errors="replace")
+    return final, "GEOMETRY OPTIMIZATION COMPLETED" in text
 
 
 def read_md_frames(run_dir: str | Path, atoms: Atoms, project: str = "vitreous") -> list[Atoms]:

@@ -1,4 +1,5 @@
-"""Small vanadium molecules for CP2K tests (geometries built here, not optimised)."""
+"""Small vanadium molecules for CP2K tests (geometries built here; make_cp2k_data.py
+optimises OV(OH)3 with CP2K into v5_opt/optimized.extxyz)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,16 @@ def _vanadyl(n_oh: int, r_vanadyl: float, r_oh_bond: float, theta_deg: float, va
         hyd.append(o + 0.97 * (u + tilt) / np.linalg.norm(u + tilt))
     atoms = Atoms(f"VO{n_oh + 1}H{n_oh}", positions=np.array(pos + hyd))
     atoms.set_array("valence", np.array([valence_v, -2] + [-2] * n_oh + [1] * n_oh))
+    return atoms
+
+
+def in_box(atoms: Atoms, edge_A: float = 8.0) -> Atoms:
+    """A molecule centred in a periodic cube of edge ``edge_A`` (Å): far cheaper than the
+    padded non-periodic (Martyna–Tuckerman) box."""
+    atoms = atoms.copy()
+    atoms.set_cell([edge_A] * 3)
+    atoms.center()
+    atoms.pbc = True
     return atoms
 
 
