@@ -45,6 +45,8 @@ def test_spin_state_from_valence(nvp28_small):
     assert spin_state(bad, s)[:2] == (1, 1)
     with pytest.raises(EngineError, match="multiplicity"):
         spin_state(vanadyl_v4(), DFTSettings(multiplicity=1))
+    with pytest.raises(EngineError, match="hubbard_u_V_eV"):
+        DFTSettings(hubbard_u_V_eV=-1.0)
 
 
 @needs_cp2k
@@ -54,8 +56,10 @@ def test_every_preset_parses_in_cp2k(preset, tmp_path, nvp28_small):
     for run_type in ("single-point", "optimize", "md"):
         check_input(write_input(nvp28_small, s, run_type, wannier=True, spin_populations=True), tmp_path)
     check_input(write_input(vanadyl_v5(), s, "single-point"), tmp_path)  # non-periodic
-    bs = load_dft_settings(preset, broken_symmetry=True, dispersion_d3=True)
-    check_input(write_input(nvp28_small, bs, "md"), tmp_path)  # resume is tested live below
+    bs = load_dft_settings(preset, broken_symmetry=True, dispersion_d3=True, hubbard_u_V_eV=3.0)
+    text = write_input(nvp28_small, bs, "md")
+    assert text.count("U_MINUS_J [eV] 3") == 2  # both V kinds (V and V_dn) carry +U
+    check_input(text, tmp_path)  # resume is tested live below
 
 
 @needs_cp2k
