@@ -306,3 +306,23 @@ def test_wannier_bonds_on_hand_placed_centres():
     assert res.agreement["spin_vs_formal"] == 1.0
     with pytest.raises(Exception, match="no Wannier centres"):
         wannier_bonds(atoms, np.zeros((0, 3)))
+
+
+@needs_cp2k
+def test_cli_dft_optimize_writes_the_final_structure(tmp_path):
+    """Two BFGS steps: the CLI writes optimized.extxyz and warns that the optimisation stopped
+    at its step limit."""
+    from typer.testing import CliRunner
+
+    from vitreous.cli.main import app
+    from vitreous.io import write_structure
+
+    s = tmp_path / "m.extxyz"
+    write_structure(in_box(vanadyl_v5()), s)
+    r = CliRunner().invoke(app, ["dft", "optimize", str(s), "-o", str(tmp_path / "opt"), "--settings", "pbe-szv-fast",
+                                 "--steps", "2"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "stopped at its step limit" in r.output
+    final = read_structure(tmp_path / "opt" / "optimized.extxyz")
+    assert final.get_chemical_symbols() == vanadyl_v5().get_chemical_symbols()
+    assert not np.allclose(final.positions, in_box(vanadyl_v5()).positions, atol=1e-4)  # it moved

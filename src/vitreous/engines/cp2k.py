@@ -71,6 +71,9 @@ class DFTSettings:
         Dudarev U_eff = U − J on the V 3d shell (eV; 0 = plain GGA), Mulliken projection.
     smearing_K : float
         Electronic temperature of the smearing recipe (K).
+    mixing_alpha : float
+        Broyden mixing fraction of the smearing recipe (with Kerker BETA 1.5 bohr⁻¹,
+        NBROYDEN 8; the spin moment is fixed at multiplicity − 1).
     broken_symmetry : bool
         Antiferromagnetic initial guess for V4+ (lowest multiplicity).
     multiplicity : int, optional
@@ -88,6 +91,7 @@ class DFTSettings:
     max_scf: int = 50
     outer_max_scf: int = 10
     smearing_K: float = 1000.0
+    mixing_alpha: float = 0.1
     broken_symmetry: bool = False
     multiplicity: int | None = None
     hubbard_u_V_eV: float = 0.0
@@ -97,6 +101,8 @@ class DFTSettings:
             raise EngineError(f"unknown SCF recipe '{self.scf}'", hint="ot or smear")
         if self.cutoff_Ry <= 0 or self.rel_cutoff_Ry <= 0 or self.eps_scf <= 0 or self.max_scf <= 0:
             raise EngineError("cutoffs, eps_scf and max_scf must be positive")
+        if not 0 < self.mixing_alpha <= 1:
+            raise EngineError(f"mixing_alpha must be in (0, 1], got {self.mixing_alpha}")
         if self.hubbard_u_V_eV < 0:
             raise EngineError("hubbard_u_V_eV must not be negative")
         if self.multiplicity is not None and self.multiplicity < 1:
@@ -220,10 +226,13 @@ def write_input(
             scf += ["      &OUTER_SCF", f"        MAX_SCF {settings.outer_max_scf}",
                     f"        EPS_SCF {settings.eps_scf:g}", "      &END OUTER_SCF"]  # fmt: skip
     else:
+        # Broyden with Kerker damping (BETA, bohr^-1) and the spin moment fixed at the V4+ count
         scf += ["      ADDED_MOS 100", "      &DIAGONALIZATION", "        ALGORITHM STANDARD",
-                "      &END DIAGONALIZATION", "      &MIXING", "        METHOD BROYDEN_MIXING", "        ALPHA 0.2",
-                "        NBROYDEN 8", "      &END MIXING", "      &SMEAR ON", "        METHOD FERMI_DIRAC",
-                f"        ELECTRONIC_TEMPERATURE [K] {settings.smearing_K:g}", "      &END SMEAR"]  # fmt: skip
+                "      &END DIAGONALIZATION", "      &MIXING", "        METHOD BROYDEN_MIXING",
+                f"        ALPHA {settings.mixing_alpha:g}", "        BETA 1.5", "        NBROYDEN 8",
+                "      &END MIXING", "      &SMEAR ON", "        METHOD FERMI_DIRAC",
+                f"        ELECTRONIC_TEMPERATURE [K] {settings.smearing_K:g}",
+                f"        FIXED_MAGNETIC_MOMENT {mult - 1}", "      &END SMEAR"]  # fmt: skip
     xc = ["    &XC", f"      &XC_FUNCTIONAL {settings.functional}", "      &END XC_FUNCTIONAL"]
     if settings.dispersion_d3:
         xc += ["      &VDW_POTENTIAL", "        POTENTIAL_TYPE PAIR_POTENTIAL", "        &PAIR_POTENTIAL",
@@ -236,8 +245,7 @@ def write_input(
         prints += ["      &MULLIKEN ON", "      &END MULLIKEN", "      &HIRSHFELD ON", "      &END HIRSHFELD"]
     dft = ["  &DFT", "    BASIS_SET_FILE_NAME BASIS_MOLOPT", "    POTENTIAL_FILE_NAME GTH_POTENTIALS",
            f"    CHARGE {charge}", "    UKS TRUE"]  # fmt: skip
-    if settings.scf == "ot" or settings.multiplicity is not None:
-        dft.append(f"    MULTIPLICITY {mult}")
+    dft.append(f"    MULTIPLICITY {mult}")
     if settings.hubbard_u_V_eV > 0:
         dft.append("    PLUS_U_METHOD MULLIKEN")
     if wfn_restart:
