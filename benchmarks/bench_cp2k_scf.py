@@ -95,7 +95,8 @@ def main() -> None:
             conv = [c for _, _, c in rows if c is not None]
             per_step = sum(s for _, s, _ in rows) / max(len(rows), 1)
             print(
-                f"  {recipe}: {status}; {len(rows)} SCF lines in {wall:.0f} s wall, {per_step:.1f} s per SCF "
+                f"  {recipe} (charge, multiplicity, electrons {spin_state(atoms, settings)}): {status}; "
+                f"{len(rows)} SCF lines in {wall:.0f} s wall, {per_step:.1f} s per SCF "
                 f"step (CP2K's own timing), last convergence {conv[-1] if conv else float('nan'):.2e}"
             )
 
