@@ -71,6 +71,16 @@ def bond_valence_parameters() -> tuple[float, dict[tuple[str, int], float], str]
     return float(raw["b_A"]), table, raw["source"]
 
 
+def _bond_valences(r0_A: float, distances_A: np.ndarray, b_A: float) -> np.ndarray:
+    """Brown–Altermatt bond valences s = exp((R0 − r)/b) (valence units)."""
+    return np.exp((r0_A - distances_A) / b_A)
+
+
+def _closest_valence(sums: dict[int, float]) -> int:
+    """The valence whose own-parameter bond-valence sum is closest to itself."""
+    return min(sums, key=lambda v: abs(sums[v] - v))
+
+
 def vanadium_bond_valence(atoms: Atoms, cutoff_A: float = 3.0) -> dict[int, dict[str, Any]]:
     """Brown–Altermatt bond-valence sums of every V of one structure.
 
@@ -97,8 +107,8 @@ def vanadium_bond_valence(atoms: Atoms, cutoff_A: float = 3.0) -> dict[int, dict
     out: dict[int, dict[str, Any]] = {}
     for v in np.flatnonzero(symbols == "V"):
         dv = d[m & (i == v)]
-        bvs = {val: float(np.sum(np.exp((r0_table[("V", val)] - dv) / b))) for val in (4, 5)}
-        out[int(v)] = {"bvs": bvs, "valence": min(bvs, key=lambda val: abs(bvs[val] - val))}
+        bvs = {val: float(np.sum(_bond_valences(r0_table[("V", val)], dv, b))) for val in (4, 5)}
+        out[int(v)] = {"bvs": bvs, "valence": _closest_valence(bvs)}
     return out
 
 
@@ -274,7 +284,7 @@ def network_analysis(
         if len(v_idx) and bvs_acc:
             m = (symbols[i] == "V") & is_o_j & (d < bvs_cutoff_A)
             for v in bvs_acc:
-                s = np.exp((r0_table[("V", v)] - d[m]) / b)
+                s = _bond_valences(r0_table[("V", v)], d[m], b)
                 bvs_acc[v] += np.bincount(i[m], weights=s, minlength=n_atoms)[v_idx]
 
     coordination = {}
@@ -331,7 +341,7 @@ def network_analysis(
         nfr = len(frames)
         bvs = {v: (acc / nfr) for v, acc in bvs_acc.items()}
         # a V is V4+ when the V4+-parameter sum is closer to 4 than the V5+ sum is to 5
-        est = [min(bvs, key=lambda v, k=k: abs(bvs[v][k] - v)) for k in range(len(v_idx))]
+        est = [_closest_valence({v: float(x[k]) for v, x in bvs.items()}) for k in range(len(v_idx))]
         formal = valence[v_idx].tolist() if set(valence[v_idx]) <= {4, 5} else None
         bond_valence["V"] = BondValence(
             "V", v_idx.tolist(), {v: x.tolist() for v, x in bvs.items()}, est, formal, bvs_cutoff_A, source

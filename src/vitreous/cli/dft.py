@@ -15,6 +15,10 @@ app = typer.Typer(help="DFT with CP2K: single points, optimisation, BOMD, melt�
 _S = typer.Argument(help="Structure (any ASE format; extxyz keeps 'valence'; without it V is V5+)")
 _O = typer.Option("--output", "-o", help="Run folder")
 _SET = typer.Option("--settings", help="Preset (pbe-dzvp-uks, pbe-dzvp-uks-smear, pbe-szv-fast) or TOML file")
+_RANKS = typer.Option(help="MPI ranks (system mpirun)")
+_WANNIER = typer.Option(help="Wannier centres (&LOCALIZE)")
+_SPIN = typer.Option(help="Mulliken and Hirshfeld spin populations")
+_BS = typer.Option(help="Antiferromagnetic V4+ start (broken symmetry, lowest multiplicity)")
 
 
 def _common(structure: Path, settings: str, broken_symmetry: bool):
@@ -62,10 +66,10 @@ def single_point(
     structure: Annotated[Path, _S],
     output: Annotated[Path, _O],
     settings: Annotated[str, _SET] = "pbe-dzvp-uks",
-    ranks: Annotated[int, typer.Option(help="MPI ranks")] = 2,
-    wannier: Annotated[bool, typer.Option(help="Wannier centres (&LOCALIZE)")] = False,
-    spin_populations: Annotated[bool, typer.Option(help="Mulliken and Hirshfeld spin populations")] = False,
-    broken_symmetry: Annotated[bool, typer.Option(help="Antiferromagnetic V4+ start")] = False,
+    ranks: Annotated[int, _RANKS] = 2,
+    wannier: Annotated[bool, _WANNIER] = False,
+    spin_populations: Annotated[bool, _SPIN] = False,
+    broken_symmetry: Annotated[bool, _BS] = False,
 ) -> None:
     """Energy, forces and stress of one structure."""
     _run("single-point", structure, output, settings, ranks, wannier, spin_populations, broken_symmetry)
@@ -77,9 +81,9 @@ def optimize(
     structure: Annotated[Path, _S],
     output: Annotated[Path, _O],
     settings: Annotated[str, _SET] = "pbe-dzvp-uks",
-    ranks: Annotated[int, typer.Option(help="MPI ranks")] = 2,
+    ranks: Annotated[int, _RANKS] = 2,
     steps: Annotated[int, typer.Option(help="Maximum BFGS steps")] = 200,
-    broken_symmetry: Annotated[bool, typer.Option(help="Antiferromagnetic V4+ start")] = False,
+    broken_symmetry: Annotated[bool, _BS] = False,
 ) -> None:
     """Geometry optimisation (BFGS)."""
     _run("optimize", structure, output, settings, ranks, False, False, broken_symmetry, steps=steps)
@@ -91,13 +95,13 @@ def md(
     structure: Annotated[Path, _S],
     output: Annotated[Path, _O],
     settings: Annotated[str, _SET] = "pbe-dzvp-uks",
-    ranks: Annotated[int, typer.Option(help="MPI ranks")] = 2,
+    ranks: Annotated[int, _RANKS] = 2,
     steps: Annotated[int, typer.Option(help="MD steps")] = 100,
     timestep_fs: Annotated[float, typer.Option("--timestep-fs", help="Time step (fs)")] = 0.5,
     temperature_K: Annotated[float, typer.Option("--temperature-K", help="Nosé–Hoover temperature (K)")] = 300.0,
-    wannier: Annotated[bool, typer.Option(help="Wannier centres")] = False,
-    spin_populations: Annotated[bool, typer.Option(help="Spin populations")] = False,
-    broken_symmetry: Annotated[bool, typer.Option(help="Antiferromagnetic V4+ start")] = False,
+    wannier: Annotated[bool, _WANNIER] = False,
+    spin_populations: Annotated[bool, _SPIN] = False,
+    broken_symmetry: Annotated[bool, _BS] = False,
     seed: Annotated[int, typer.Option(help="Velocity seed")] = 1,
 ) -> None:
     """Born–Oppenheimer NVT MD (s-BOMD: 300 K from a classical model); rerun to resume."""
@@ -111,7 +115,7 @@ def melt_quench(
     structure: Annotated[Path, _S],
     output: Annotated[Path, _O],
     settings: Annotated[str, _SET] = "pbe-dzvp-uks",
-    ranks: Annotated[int, typer.Option(help="MPI ranks")] = 2,
+    ranks: Annotated[int, _RANKS] = 2,
     t_melt_K: Annotated[float, typer.Option("--t-melt-K", help="Melt temperature (K)")] = 3000.0,
     t_final_K: Annotated[float, typer.Option("--t-final-K", help="Final temperature (K)")] = 300.0,
     segments: Annotated[int, typer.Option(help="NVT segments from melt to final T")] = 10,
