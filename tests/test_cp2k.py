@@ -323,6 +323,8 @@ def test_cli_dft_optimize_writes_the_final_structure(tmp_path):
                                  "--steps", "2"])  # fmt: skip
     assert r.exit_code == 0, r.output
     assert "stopped at its step limit" in r.output
+    # progress streamed from the growing CP2K log: SCF steps and BFGS steps, each once
+    assert "SCF step 1: E = " in r.output and r.output.count("OPTIMIZATION STEP: 1\n") == 1
     final = read_structure(tmp_path / "opt" / "optimized.extxyz")
     assert final.get_chemical_symbols() == vanadyl_v5().get_chemical_symbols()
     assert not np.allclose(final.positions, in_box(vanadyl_v5()).positions, atol=1e-4)  # it moved

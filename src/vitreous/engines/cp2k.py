@@ -443,29 +443,35 @@ class CP2KRun:
         return result
 
     def _follow(self, proc: subprocess.Popen, out: Path, progress: Any, timeout_s: float | None, t0: float) -> None:
-        seen = 0
+        # read only what CP2K appended since the last look (an MD log grows to many MB), and
+        # keep a partial last line for the next look
+        pos, partial = 0, ""
         while proc.poll() is None:
             time.sleep(0.5)
             if timeout_s is not None and time.perf_counter() - t0 > timeout_s:
                 raise EngineError(f"CP2K exceeded {timeout_s:.0f} s in {self.run_dir}")
-            if progress:
-                try:
-                    text = out.read_text(errors="replace")
-                except OSError:
-                    continue
-                new = text[seen:]
-                seen = len(text)
-                for line in new.splitlines():
-                    msg = None
-                    m = _SCF_LINE.match(line)
-                    if m:
-                        msg = f"SCF step {m.group(1)}: E = {m.group(3)} Ha"
-                    elif "MD| Step number" in line or "STEP NUMBER" in line:
-                        msg = line.strip()
-                    elif "ENERGY| Total FORCE_EVAL" in line:
-                        msg = "energy " + line.split(":")[-1].strip() + " Ha"
-                    if msg:
-                        (progress if callable(progress) else print)(msg)
+            if not progress:
+                continue
+            try:
+                with open(out, errors="replace") as fh:
+                    fh.seek(pos)
+                    new = fh.read()
+                    pos = fh.tell()
+            except OSError:
+                continue
+            lines = (partial + new).split("\n")
+            partial = lines.pop()
+            for line in lines:
+                msg = None
+                m = _SCF_LINE.match(line)
+                if m:
+                    msg = f"SCF step {m.group(1)}: E = {m.group(3)} Ha"
+                elif "MD| Step number" in line or "STEP NUMBER" in line or "OPTIMIZATION STEP:" in line:
+                    msg = " ".join(line.replace("*", " ").split())
+                elif "ENERGY| Total FORCE_EVAL" in line:
+                    msg = "energy " + line.split(":")[-1].strip() + " Ha"
+                if msg:
+                    (progress if callable(progress) else print)(msg)
 
     @staticmethod
     def energy_unit_eV() -> float:
