@@ -60,6 +60,14 @@ def test_every_preset_parses_in_cp2k(preset, tmp_path, nvp28_small):
     text = write_input(nvp28_small, bs, "md")
     assert text.count("U_MINUS_J [eV] 3") == 2  # both V kinds (V and V_dn) carry +U
     check_input(text, tmp_path)  # resume is tested live below
+    n_v4 = int(np.sum(nvp28_small.arrays["valence"] == 4))
+    for broken in (False, True):
+        guess = load_dft_settings(preset, v4_spin_guess=True, broken_symmetry=broken)
+        text = write_input(nvp28_small, guess, "single-point")
+        up, dn = text.count(" V_up "), text.count(" V_dn ")  # coordinate lines of V4+ sites
+        assert (up, dn) == (((n_v4 + 1) // 2, n_v4 // 2) if broken else (n_v4, 0))
+        assert text.count("NEL +1") == 1 + broken and text.count("NEL -1") == 1 + broken
+        check_input(text, tmp_path)
 
 
 @needs_cp2k

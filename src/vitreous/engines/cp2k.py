@@ -76,6 +76,11 @@ class DFTSettings:
         NBROYDEN 8; the spin moment is fixed at multiplicity − 1).
     broken_symmetry : bool
         Antiferromagnetic initial guess for V4+ (lowest multiplicity).
+    v4_spin_guess : bool
+        Put the unpaired d electrons where the ``valence`` array says the V4+ are: those V
+        get their own kind whose atomic guess has one 3d electron moved from beta to alpha
+        (CP2K ``&BS``; reversed on the spin-down half with ``broken_symmetry``). Without it
+        the atomic guess spreads the spin over all V.
     multiplicity : int, optional
         Override the derived multiplicity.
     """
@@ -95,6 +100,7 @@ class DFTSettings:
     broken_symmetry: bool = False
     multiplicity: int | None = None
     hubbard_u_V_eV: float = 0.0
+    v4_spin_guess: bool = False
 
     def __post_init__(self) -> None:
         if self.scf not in ("ot", "smear"):
@@ -159,14 +165,25 @@ def spin_state(atoms: Atoms, settings: DFTSettings) -> tuple[int, int, int]:
     return charge, mult, electrons
 
 
+def _bs_block(alpha: int) -> list[str]:
+    """&BS lines moving one 3d electron into (alpha=+1) or out of (alpha=-1) the alpha channel."""
+    return ["      &BS", "        &ALPHA", f"          NEL {alpha:+d}", "          L 2", "          N 3",
+            "        &END ALPHA", "        &BETA", f"          NEL {-alpha:+d}", "          L 2", "          N 3",
+            "        &END BETA", "      &END BS"]  # fmt: skip
+
+
 def _kinds(atoms: Atoms, settings: DFTSettings) -> tuple[list[str], list[str]]:
-    """Kind label per atom and the &KIND sections (V4+ split for broken symmetry)."""
+    """Kind label per atom and the &KIND sections (V4+ split for broken symmetry or a
+    spin-localised guess)."""
     valence = ensure_valence(atoms)
     labels = []
     flip = False
     for s, v in zip(atoms.get_chemical_symbols(), valence, strict=True):
-        if settings.broken_symmetry and s == "V" and v == 4:
-            labels.append("V_dn" if flip else "V")
+        if s == "V" and v == 4 and (settings.broken_symmetry or settings.v4_spin_guess):
+            if settings.broken_symmetry and flip:
+                labels.append("V_dn")
+            else:
+                labels.append("V_up" if settings.v4_spin_guess else "V")
             flip = not flip
         else:
             labels.append(s)
@@ -179,9 +196,9 @@ def _kinds(atoms: Atoms, settings: DFTSettings) -> tuple[list[str], list[str]]:
             lines += ["      &DFT_PLUS_U", "        L 2", f"        U_MINUS_J [eV] {settings.hubbard_u_V_eV:g}",
                       "      &END DFT_PLUS_U"]  # fmt: skip
         if kind == "V_dn":  # one d electron moved from alpha to beta in the initial guess
-            lines += ["      &BS", "        &ALPHA", "          NEL -1", "          L 2", "          N 3",
-                      "        &END ALPHA", "        &BETA", "          NEL 1", "          L 2", "          N 3",
-                      "        &END BETA", "      &END BS"]  # fmt: skip
+            lines += _bs_block(-1)
+        elif kind == "V_up":
+            lines += _bs_block(+1)
         lines.append("    &END KIND")
         sections.append("\n".join(lines))
     return labels, sections
