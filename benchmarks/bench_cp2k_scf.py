@@ -4,7 +4,8 @@ step on this machine (2 MPI ranks by default).
 The cell: Na4 V8 P8 O41 (2 V4+, 6 V5+: multiplicity 3 in high spin) at 2.939 g/cm³, built
 at random and relaxed for 3 ps with the classical BMP force field (1000 K → 300 K).
 Usage: python benchmarks/bench_cp2k_scf.py [--recipes pbe-dzvp-uks pbe-dzvp-uks-smear] [--timeout 900]
-       [--all-v5]; a recipe may carry overrides, e.g. pbe-dzvp-uks:hubbard_u_V_eV=3.0
+       [--all-v5]; a recipe may carry overrides, e.g. pbe-dzvp-uks:hubbard_u_V_eV=3.0 or
+       pbe-dzvp-uks:smear_start_scf=20
 """
 
 from __future__ import annotations
@@ -85,13 +86,24 @@ def main() -> None:
             folder = tmp / recipe.replace(":", "_").replace("=", "").replace(",", "_")
             t0 = time.perf_counter()
             try:
-                res = CP2KRun(atoms, settings, "single-point", folder, ranks=args.ranks).run(timeout_s=args.timeout)
-                status = f"converged, {res['scf_steps'][0]} SCF steps, E = {res['energy_eV']:.4f} eV"
+                res = CP2KRun(atoms, settings, "single-point", folder, ranks=args.ranks,
+                              spin_populations=True).run(timeout_s=args.timeout)  # fmt: skip
+                v = [i for i, el in enumerate(atoms.get_chemical_symbols()) if el == "V"]
+                spins = ", ".join(f"{i}:{res['mulliken_spin'][i]:+.2f}" for i in v)
+                status = (f"converged, {res['scf_steps'][0]} SCF steps, E = {res['energy_eV']:.4f} eV; "
+                          f"Mulliken spin on V (index:moment) {spins}")  # fmt: skip
             except EngineError as exc:
                 status = f"NOT converged ({exc.message})"
             wall = time.perf_counter() - t0
             out = sorted(folder.glob("cp2k-*.out"))
             rows = scf_lines(out[-1]) if out else []
+            start = sorted(folder.glob("start/cp2k-*.out"))
+            if start:  # smear_start_scf: the smearing steps that started OT
+                pre = scf_lines(start[-1])
+                print(
+                    f"  {recipe}: start: {len(pre)} smearing SCF steps, "
+                    f"{sum(t for _, t, _ in pre) / max(len(pre), 1):.1f} s per step"
+                )
             conv = [c for _, _, c in rows if c is not None]
             per_step = sum(s for _, s, _ in rows) / max(len(rows), 1)
             print(

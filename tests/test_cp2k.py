@@ -187,6 +187,17 @@ def test_live_v4_spin_localises_on_vanadium(tmp_path):
     spin = res["mulliken_spin"]
     assert spin[0] > 0.6 and abs(spin.sum() - 1.0) < 0.05  # one unpaired electron, mostly on V
     assert valence_from_spin(spin, atoms.get_chemical_symbols()) == {0: 4}
+    # the same molecule started from 3 smearing (Broyden) steps and a V4+ spin guess: OT
+    # restarts from those orbitals and lands in the same state
+    s = load_dft_settings("pbe-szv-fast", smear_start_scf=3, v4_spin_guess=True)
+    again = CP2KRun(atoms, s, "single-point", tmp_path / "start", ranks=2, spin_populations=True).run(timeout_s=600)
+    start_out = (tmp_path / "start" / "start" / "cp2k-0.out").read_text()
+    assert start_out.count("Broy./Diag.") == 2 and "NoMix/Diag." in start_out  # 3 smearing steps
+    assert "Density guess:                                   RESTART" in Path(again["input"]).with_suffix(".out").read_text()
+    assert abs(again["energy_eV"] - res["energy_eV"]) < 2e-3
+    np.testing.assert_allclose(again["mulliken_spin"], spin, atol=0.02)
+    with pytest.raises(EngineError, match="smear_start_scf"):
+        DFTSettings(smear_start_scf=-1)
 
 
 @needs_cp2k

@@ -81,6 +81,12 @@ class DFTSettings:
         get their own kind whose atomic guess has one 3d electron moved from beta to alpha
         (CP2K ``&BS``; reversed on the spin-down half with ``broken_symmetry``). Without it
         the atomic guess spreads the spin over all V.
+    smear_start_scf : int
+        OT recipe only: first run this many SCF steps of the smearing recipe (Broyden,
+        Fermi–Dirac; not converged, by design) from the atomic guess and start OT from its
+        orbitals (``start/`` in the run folder). Measured on the 61-atom Na4V8P8O41 cell
+        (benchmarks/results/README.md): OT from the atomic guess had not converged after 77
+        steps; from 20 smearing steps it converges (see there for the step count).
     multiplicity : int, optional
         Override the derived multiplicity.
     """
@@ -101,6 +107,7 @@ class DFTSettings:
     multiplicity: int | None = None
     hubbard_u_V_eV: float = 0.0
     v4_spin_guess: bool = False
+    smear_start_scf: int = 0
 
     def __post_init__(self) -> None:
         if self.scf not in ("ot", "smear"):
@@ -111,6 +118,8 @@ class DFTSettings:
             raise EngineError(f"mixing_alpha must be in (0, 1], got {self.mixing_alpha}")
         if self.hubbard_u_V_eV < 0:
             raise EngineError("hubbard_u_V_eV must not be negative")
+        if self.smear_start_scf < 0:
+            raise EngineError(f"smear_start_scf must not be negative, got {self.smear_start_scf}")
         if self.multiplicity is not None and self.multiplicity < 1:
             raise EngineError("multiplicity must be >= 1")
 
@@ -413,36 +422,17 @@ class CP2KRun:
                 raise EngineError(f"{self.run_dir} already holds {done} of {self.steps} MD steps",
                                   hint="ask for more steps or use a new folder")  # fmt: skip
         wfn = self.run_dir / f"{PROJECT}-RESTART.wfn"
+        t0 = time.perf_counter()
+        start_wfn = None
+        if resume and wfn.is_file():
+            start_wfn = wfn.name
+        elif self.settings.scf == "ot" and self.settings.smear_start_scf > 0:
+            start_wfn = self._smear_start(progress, timeout_s, t0)
         text = write_input(self.atoms, self.settings, self.run_type, steps=steps, timestep_fs=self.timestep_fs,
                            temperature_K=self.temperature_K, wannier=self.wannier,
                            spin_populations=self.spin_populations, restart=restart.name if resume else None,
-                           wfn_restart=wfn.name if resume and wfn.is_file() else None, seed=self.seed)  # fmt: skip
-        n_run = len(list(self.run_dir.glob("cp2k-*.out")))
-        inp = self.run_dir / f"cp2k-{n_run}.inp"
-        out = self.run_dir / f"cp2k-{n_run}.out"
-        inp.write_text(text)
-        cmd = find_cp2k(self.command)
-        if self.ranks > 1:
-            mpirun = _mpirun()
-            if mpirun is None:
-                raise EngineError("mpirun not found for a multi-rank CP2K run", hint="ranks=1 or install OpenMPI")
-            cmd = [mpirun, "--allow-run-as-root", "--oversubscribe", "-np", str(self.ranks), *cmd]
-        env = dict(os.environ, OMP_NUM_THREADS=str(self.threads))
-        # keep a Python wheel's MPICH out of the way of the system OpenMPI
-        env.pop("LD_LIBRARY_PATH", None)
-        t0 = time.perf_counter()
-        with open(out, "w") as fh:
-            proc = subprocess.Popen([*cmd, "-i", inp.name], cwd=self.run_dir, stdout=fh, stderr=subprocess.STDOUT,
-                                    env=env)  # fmt: skip
-            try:
-                self._follow(proc, out, progress, timeout_s, t0)
-            except BaseException:
-                proc.kill()
-                proc.wait()
-                raise
-        text_out = out.read_text(errors="replace")
-        if proc.returncode != 0 or "PROGRAM ENDED" not in text_out:
-            raise EngineError(f"CP2K failed (exit {proc.returncode}) in {self.run_dir}: {_abort_message(text_out)}")
+                           wfn_restart=start_wfn, seed=self.seed)  # fmt: skip
+        out, text_out = self._execute(text, self.run_dir, progress, timeout_s, t0)
         if re.search(r"SCF run NOT converged", text_out):
             raise EngineError(
                 f"SCF did not converge in {out}",
@@ -455,9 +445,52 @@ class CP2KRun:
             result["final_atoms"], result["optimization_converged"] = read_optimized(out, self.run_dir, self.atoms)
         result["wall_time_s"] = time.perf_counter() - t0
         result["resumed"] = resume
-        result["input"] = str(inp)
+        result["input"] = str(out.with_suffix(".inp"))
         result["settings"] = asdict(self.settings)
         return result
+
+    def _smear_start(self, progress: Any, timeout_s: float | None, t0: float) -> str:
+        """Run ``smear_start_scf`` smearing SCF steps in ``start/``; return its wavefunction
+        file relative to the run folder (an unconverged SCF is expected here)."""
+        folder = self.run_dir / "start"
+        folder.mkdir(exist_ok=True)
+        start = replace(self.settings, scf="smear", max_scf=self.settings.smear_start_scf, outer_max_scf=0)
+        text = write_input(self.atoms, start, "single-point", stress=False, seed=self.seed)
+        text = text.replace("RUN_TYPE ENERGY_FORCE", "RUN_TYPE ENERGY")
+        self._execute(text, folder, progress, timeout_s, t0)
+        wfn = folder / f"{PROJECT}-RESTART.wfn"
+        if not wfn.is_file():
+            raise EngineError(f"the smearing start wrote no wavefunction in {folder}")
+        return f"start/{wfn.name}"
+
+    def _execute(self, text: str, folder: Path, progress: Any, timeout_s: float | None, t0: float) -> tuple[Path, str]:
+        """Write ``cp2k-N.inp`` in ``folder``, run CP2K there, return (output path, text)."""
+        n_run = len(list(folder.glob("cp2k-*.out")))
+        inp = folder / f"cp2k-{n_run}.inp"
+        out = folder / f"cp2k-{n_run}.out"
+        inp.write_text(text)
+        cmd = find_cp2k(self.command)
+        if self.ranks > 1:
+            mpirun = _mpirun()
+            if mpirun is None:
+                raise EngineError("mpirun not found for a multi-rank CP2K run", hint="ranks=1 or install OpenMPI")
+            cmd = [mpirun, "--allow-run-as-root", "--oversubscribe", "-np", str(self.ranks), *cmd]
+        env = dict(os.environ, OMP_NUM_THREADS=str(self.threads))
+        # keep a Python wheel's MPICH out of the way of the system OpenMPI
+        env.pop("LD_LIBRARY_PATH", None)
+        with open(out, "w") as fh:
+            proc = subprocess.Popen([*cmd, "-i", inp.name], cwd=folder, stdout=fh, stderr=subprocess.STDOUT,
+                                    env=env)  # fmt: skip
+            try:
+                self._follow(proc, out, progress, timeout_s, t0)
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
+        text_out = out.read_text(errors="replace")
+        if proc.returncode != 0 or "PROGRAM ENDED" not in text_out:
+            raise EngineError(f"CP2K failed (exit {proc.returncode}) in {folder}: {_abort_message(text_out)}")
+        return out, text_out
 
     def _follow(self, proc: subprocess.Popen, out: Path, progress: Any, timeout_s: float | None, t0: float) -> None:
         # read only what CP2K appended since the last look (an MD log grows to many MB), and
