@@ -128,16 +128,19 @@ def melt_quench(
     from vitreous.engines.cp2k_parse import read_md_frames
 
     atoms, s = _common(structure, settings, False)
+    guess = None  # each segment starts its SCF from the previous segment's wavefunction
     for k, (temp, steps) in enumerate(melt_quench_segments(t_melt_K, t_final_K, segments, steps_per_segment)):
         folder = output / f"segment-{k:02d}-{temp:.0f}K"
-        if (folder / "summary.json").is_file():
-            atoms = read_md_frames(folder, atoms)[-1]
-            continue
-        console.print(f"segment {k + 1}/{segments}: {temp:.0f} K, {steps} steps")
-        res = CP2KRun(atoms, s, "md", folder, ranks=ranks, steps=steps, timestep_fs=timestep_fs,
-                      temperature_K=temp).run(progress=lambda m: console.print(f"  {m}", highlight=False))  # fmt: skip
-        write_json({"temperature_K": temp, "steps": steps, "wall_time_s": res["wall_time_s"]}, folder / "summary.json")
+        if not (folder / "summary.json").is_file():
+            console.print(f"segment {k + 1}/{segments}: {temp:.0f} K, {steps} steps")
+            res = CP2KRun(atoms, s, "md", folder, ranks=ranks, steps=steps, timestep_fs=timestep_fs,
+                          temperature_K=temp, guess_wfn=guess).run(
+                              progress=lambda m: console.print(f"  {m}", highlight=False))  # fmt: skip
+            write_json({"temperature_K": temp, "steps": steps, "wall_time_s": res["wall_time_s"]},
+                       folder / "summary.json")  # fmt: skip
         atoms = read_md_frames(folder, atoms)[-1]
+        wfn = folder / "vitreous-RESTART.wfn"
+        guess = wfn if wfn.is_file() else None
     console.print(f"done: {segments} segments in {output}")
 
 

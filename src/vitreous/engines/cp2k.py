@@ -383,6 +383,10 @@ class CP2KRun:
     run_dir : path
     ranks, threads : int
         MPI ranks (system mpirun) and OpenMP threads per rank.
+    guess_wfn : path, optional
+        A CP2K wavefunction file of the same atoms and settings (e.g. the previous MD
+        segment's ``vitreous-RESTART.wfn``) to start the SCF from instead of the atomic guess
+        or the smearing start; copied into the run folder. Ignored when an MD run resumes.
     """
 
     atoms: Atoms
@@ -398,6 +402,7 @@ class CP2KRun:
     spin_populations: bool = False
     command: str | None = None
     seed: int = 1
+    guess_wfn: Path | None = None
 
     def run(self, progress: bool | Callable[[str], None] = False, timeout_s: float | None = None) -> dict[str, Any]:
         """Run CP2K (or resume an MD run) and return the parsed results.
@@ -426,6 +431,11 @@ class CP2KRun:
         start_wfn = None
         if resume and wfn.is_file():
             start_wfn = wfn.name
+        elif self.guess_wfn is not None:
+            if not Path(self.guess_wfn).is_file():
+                raise EngineError(f"guess wavefunction {self.guess_wfn} not found")
+            shutil.copyfile(self.guess_wfn, self.run_dir / "guess-RESTART.wfn")
+            start_wfn = "guess-RESTART.wfn"
         elif self.settings.scf == "ot" and self.settings.smear_start_scf > 0:
             start_wfn = self._smear_start(progress, timeout_s, t0)
         text = write_input(self.atoms, self.settings, self.run_type, steps=steps, timestep_fs=self.timestep_fs,
