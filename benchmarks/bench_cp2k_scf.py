@@ -11,7 +11,6 @@ Usage: python benchmarks/bench_cp2k_scf.py [--recipes pbe-dzvp-uks pbe-dzvp-uks-
 from __future__ import annotations
 
 import argparse
-import re
 import tempfile
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 from vitreous.build import random_glass
 from vitreous.composition import from_counts
 from vitreous.engines.cp2k import CP2KRun, load_dft_settings, spin_state
+from vitreous.engines.cp2k_parse import scf_lines
 from vitreous.engines.lammps import LammpsMD, LammpsSettings
 from vitreous.errors import EngineError
 from vitreous.potentials import Coulomb, load_forcefield
@@ -44,16 +44,6 @@ def nvp_cell(tmp: Path):
         settings=LammpsSettings(coulomb=Coulomb("ewald", cutoff_A=5.0, accuracy=1e-6)),
     ).run(progress=False)
     return res.final_atoms
-
-
-def scf_lines(out: Path) -> list[tuple[int, float, float | None]]:
-    """(step, seconds, convergence) of every SCF line CP2K printed (line-search lines of the
-    CG minimiser have no convergence value)."""
-    rows = []
-    for m in re.finditer(r"^\s+(\d+)\s+(?:OT \S+|P_Mix/Diag\.|Broy\./Diag\.|NoMix/Diag\.|DIIS/Diag\.)\s+\S+\s+"
-                         r"(\d+\.\d+)\s+(\d\.\d+(?:E[-+]\d+)?)?", out.read_text(errors="replace"), re.M):  # fmt: skip
-        rows.append((int(m.group(1)), float(m.group(2)), float(m.group(3)) if m.group(3) else None))
-    return rows
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from vitreous.engines.cp2k_parse import (
     read_input_cell,
     read_md_frames,
     read_wannier,
+    scf_lines,
     training_frames,
 )
 from vitreous.errors import EngineError
@@ -159,12 +160,14 @@ def test_optimised_geometry_is_read_back():
 
 def test_scf_steps_add_up_over_outer_loops():
     """Each SCF's step count (inner steps of all outer loops) equals the SCF lines CP2K printed."""
-    from vitreous.engines.cp2k import _SCF_LINE
-
     for out in (DATA / "v5_opt" / "cp2k-0.out", DATA / "v4_sp" / "cp2k-0.out", DATA / "v5_sp" / "cp2k-0.out"):
         text = out.read_text()
         steps = parse_output(out, out.parent, read_structure(DATA / "v5_sp" / "structure.extxyz"))["scf_steps"]
-        assert sum(steps) == sum(1 for ln in text.splitlines() if _SCF_LINE.match(ln)), out
+        rows = scf_lines(text)
+        assert sum(steps) == len(rows), out
+        # every printed SCF line, by a plain count of its method column
+        assert len(rows) == len(re.findall(r"^\s+\d+ OT (?:DIIS|SD|CG|LS)", text, re.M)), out
+        assert all(r["energy_Ha"] < 0 and r["time_s"] > 0 for r in rows)
     assert len(parse_output(DATA / "v5_opt" / "cp2k-0.out", DATA / "v5_opt", in_box(vanadyl_v5()))["scf_steps"]) > 5
 
 
@@ -193,10 +196,15 @@ def test_live_v4_spin_localises_on_vanadium(tmp_path):
     s = load_dft_settings("pbe-szv-fast", smear_start_scf=3, v4_spin_guess=True)
     again = CP2KRun(atoms, s, "single-point", tmp_path / "start", ranks=2, spin_populations=True).run(timeout_s=600)
     start_out = (tmp_path / "start" / "start" / "cp2k-0.out").read_text()
-    assert start_out.count("Broy./Diag.") == 2 and "NoMix/Diag." in start_out  # 3 smearing steps
+    assert [r["method"] for r in scf_lines(start_out)] == ["NoMix/Diag.", "Broy./Diag.", "Broy./Diag."]
+    assert "RUN_TYPE ENERGY\n" in (tmp_path / "start" / "start" / "cp2k-0.inp").read_text()
     main_out = Path(again["input"]).with_suffix(".out").read_text()
     assert re.search(r"Density guess:\s+RESTART", main_out)
     assert abs(again["energy_eV"] - res["energy_eV"]) < 2e-3
+    # a rerun in the same folder (e.g. after a killed main run) reuses the finished start
+    said: list[str] = []
+    CP2KRun(atoms, s, "single-point", tmp_path / "start", ranks=2).run(progress=said.append, timeout_s=600)
+    assert any("reusing" in m for m in said) and not (tmp_path / "start" / "start" / "cp2k-1.out").exists()
     np.testing.assert_allclose(again["mulliken_spin"], spin, atol=0.02)
     with pytest.raises(EngineError, match="smear_start_scf"):
         DFTSettings(smear_start_scf=-1)

@@ -30,14 +30,14 @@ import numpy as np
 from ase import Atoms
 from ase.units import Bohr, Hartree
 
+from vitreous.engines.cp2k_parse import SCF_LINE
 from vitreous.errors import EngineError
 from vitreous.species import ensure_valence
 
 __all__ = ["CP2KRun", "DFTSettings", "find_cp2k", "load_dft_settings", "write_input"]
 
-RunType = Literal["single-point", "optimize", "md"]
+RunType = Literal["single-point", "energy", "optimize", "md"]
 PROJECT = "vitreous"
-_SCF_LINE = re.compile(r"\s+(\d+)\s+(OT \S+|P_Mix/Diag\.|Broy\./Diag\.|DIIS/Diag\.)\s+\S+\s+\S+\s+\S+\s+(-?\d+\.\d+)")
 #: Valence electrons of the GTH-PBE pseudopotentials used (file GTH_POTENTIALS).
 GTH_Q = {"H": 1, "Li": 3, "Na": 9, "K": 9, "Mg": 10, "Ca": 10, "B": 3, "Al": 3, "Si": 4, "P": 5, "O": 6, "V": 13,
          "Ti": 12, "Fe": 16, "Zn": 12, "S": 6, "C": 4, "N": 5, "F": 7, "Cl": 7}  # fmt: skip
@@ -229,7 +229,8 @@ def write_input(
     wfn_restart: str | None = None,
     seed: int = 1,
 ) -> str:
-    """CP2K input text. Positions in Å; a non-periodic structure gets a 10 Å-padded cubic
+    """CP2K input text (``single-point``: energy, forces, stress; ``energy``: energy only).
+    Positions in Å; a non-periodic structure gets a 10 Å-padded cubic
     box with PERIODIC NONE (Martyna–Tuckerman Poisson solver)."""
     charge, mult, _ = spin_state(atoms, settings)
     periodic = bool(all(atoms.pbc)) and atoms.cell.volume > 0
@@ -242,7 +243,7 @@ def write_input(
         cell = np.eye(3) * edge
         positions = atoms.positions - atoms.positions.mean(axis=0) + edge / 2
     labels, kinds = _kinds(atoms, settings)
-    gl = {"single-point": "ENERGY_FORCE", "optimize": "GEO_OPT", "md": "MD"}[run_type]
+    gl = {"single-point": "ENERGY_FORCE", "energy": "ENERGY", "optimize": "GEO_OPT", "md": "MD"}[run_type]
     scf = [f"      EPS_SCF {settings.eps_scf:g}", f"      MAX_SCF {settings.max_scf}",
            f"      SCF_GUESS {'RESTART' if wfn_restart else 'ATOMIC'}"]  # fmt: skip
     if settings.scf == "ot":
@@ -288,7 +289,7 @@ def write_input(
     if prints:
         dft += ["    &PRINT", *prints, "    &END PRINT"]
     dft.append("  &END DFT")
-    stress_on = stress and periodic
+    stress_on = stress and periodic and run_type != "energy"  # no forces, no stress
     fe = ["&FORCE_EVAL", "  METHOD QS"]
     if stress_on:
         fe.append("  STRESS_TENSOR ANALYTICAL")
@@ -464,11 +465,15 @@ class CP2KRun:
         file relative to the run folder (an unconverged SCF is expected here)."""
         folder = self.run_dir / "start"
         folder.mkdir(exist_ok=True)
-        start = replace(self.settings, scf="smear", max_scf=self.settings.smear_start_scf, outer_max_scf=0)
-        text = write_input(self.atoms, start, "single-point", stress=False, seed=self.seed)
-        text = text.replace("RUN_TYPE ENERGY_FORCE", "RUN_TYPE ENERGY")
-        self._execute(text, folder, progress, timeout_s, t0)
         wfn = folder / f"{PROJECT}-RESTART.wfn"
+        say = progress if callable(progress) else print if progress else (lambda _: None)
+        outs = sorted(folder.glob("cp2k-*.out"), key=lambda f: int(f.stem.split("-")[1]))
+        if wfn.is_file() and outs and "PROGRAM ENDED" in outs[-1].read_text(errors="replace"):
+            say(f"smearing start: reusing the finished one in {folder}")  # a rerun after a killed main run
+            return f"start/{wfn.name}"
+        say(f"smearing start: {self.settings.smear_start_scf} SCF steps, then OT from their orbitals")
+        start = replace(self.settings, scf="smear", max_scf=self.settings.smear_start_scf, outer_max_scf=0)
+        self._execute(write_input(self.atoms, start, "energy", seed=self.seed), folder, progress, timeout_s, t0)
         if not wfn.is_file():
             raise EngineError(f"the smearing start wrote no wavefunction in {folder}")
         return f"start/{wfn.name}"
@@ -523,9 +528,9 @@ class CP2KRun:
             partial = lines.pop()
             for line in lines:
                 msg = None
-                m = _SCF_LINE.match(line)
+                m = SCF_LINE.match(line)
                 if m:
-                    msg = f"SCF step {m.group(1)}: E = {m.group(3)} Ha"
+                    msg = f"SCF step {m['step']}: E = {m['energy']} Ha"
                 elif "MD| Step number" in line or "STEP NUMBER" in line or "OPTIMIZATION STEP:" in line:
                     msg = " ".join(line.replace("*", " ").split())
                 elif "ENERGY| Total FORCE_EVAL" in line:

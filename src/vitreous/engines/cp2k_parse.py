@@ -80,6 +80,27 @@ def _populations(text: str, n: int) -> dict[str, np.ndarray]:
     return out
 
 
+#: One SCF iteration line of CP2K's log: step, method (OT minimiser or mixing/diagonalisation),
+#: seconds, convergence (absent on OT line-search lines) and total energy (Ha).
+SCF_LINE = re.compile(
+    r"^\s+(?P<step>\d+)\s+(?P<method>OT \S+|(?:P_Mix|Broy\.|NoMix|DIIS)/Diag\.)\s+\S+\s+(?P<time>\d+\.\d+)\s+"
+    r"(?:(?P<conv>\d\.\d+(?:E[-+]\d+)?)\s+)?(?P<energy>-?\d+\.\d+)"
+)
+
+
+def scf_lines(text: str) -> list[dict[str, Any]]:
+    """Every SCF iteration CP2K printed, in order: ``step``, ``method``, ``time_s``,
+    ``convergence`` (None on OT line-search lines) and ``energy_Ha``."""
+    rows = []
+    for line in text.splitlines():
+        m = SCF_LINE.match(line)
+        if m:
+            rows.append({"step": int(m["step"]), "method": m["method"], "time_s": float(m["time"]),
+                         "convergence": float(m["conv"]) if m["conv"] else None,
+                         "energy_Ha": float(m["energy"])})  # fmt: skip
+    return rows
+
+
 def _scf_steps(text: str) -> list[int]:
     """Number of SCF iterations of each converged SCF (inner steps summed over outer loops)."""
     steps: list[int] = []
