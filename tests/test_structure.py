@@ -12,7 +12,6 @@ from ase import Atoms
 from ase.neighborlist import neighbor_list
 from typer.testing import CliRunner
 
-from vitreous.analysis.experiment import read_experiment, rw_percent
 from vitreous.analysis.network import bond_valence_parameters, network_analysis, parse_cutoffs
 from vitreous.analysis.rdf import PairDistribution
 from vitreous.analysis.scattering import (
@@ -25,6 +24,7 @@ from vitreous.analysis.scattering import (
 )
 from vitreous.cli.main import app
 from vitreous.errors import AnalysisError, InputFileError
+from vitreous.experiment import read_experiment, rw_percent
 from vitreous.io.trajectory import FrameTrajectory, open_trajectory
 
 

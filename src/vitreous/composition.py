@@ -50,6 +50,7 @@ __all__ = [
     "presets",
     "resolve",
     "species_label",
+    "with_v4_fraction",
 ]
 
 #: Usual formal valence of elements in oxide glasses, used where none is given.
@@ -320,6 +321,32 @@ def resolve(spec: str | Mapping[str, Any]) -> tuple[Composition, Preset | None]:
         preset = get_preset(spec)
         return preset.composition, preset
     return parse_composition(spec), None
+
+
+def with_v4_fraction(composition: Composition, v4_fraction: float) -> Composition:
+    """The same glass with its vanadium split as V2O4/V2O5 by a measured V4+ fraction.
+
+    Total vanadium (2 × (x_V2O4 + x_V2O5) per 100 mol of oxides) and every other oxide stay
+    as they are: x_V2O4 = f x_V, x_V2O5 = (1 − f) x_V with x_V = x_V2O4 + x_V2O5 (mol %),
+    f = N(V4+) / N(V), e.g. from XPS. A fraction of 0 or 1 drops the absent oxide.
+
+    Raises
+    ------
+    CompositionError
+        ``v4_fraction`` outside [0, 1], or a composition without V2O4/V2O5.
+    """
+    if not (0.0 <= v4_fraction <= 1.0) or not math.isfinite(v4_fraction):
+        raise CompositionError(f"V4+ fraction must be within 0-1, got {v4_fraction}", hint="e.g. 0.13")
+    amounts = composition.as_dict()
+    x_v = amounts.pop("V2O4", 0.0) + amounts.pop("V2O5", 0.0)
+    if x_v <= 0:
+        raise CompositionError(f"composition {composition} has no V2O4 or V2O5", hint="a V4+ fraction needs vanadium")
+    new = dict(amounts)
+    if v4_fraction > 0:
+        new["V2O4"] = v4_fraction * x_v
+    if v4_fraction < 1:
+        new["V2O5"] = (1.0 - v4_fraction) * x_v
+    return parse_composition(new)
 
 
 def species_label(species: Species, all_species: list[Species] | tuple[Species, ...]) -> str:

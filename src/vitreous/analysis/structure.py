@@ -1,5 +1,5 @@
 """The whole structure analysis of a trajectory: g(r), coordination and units, BO/NBO, Qn,
-bond valence, X-ray and neutron S(k), G(r), T(r), and Rw against an experiment."""
+bond valence, X-ray and neutron S(k), G(r), T(r) (Rw against an experiment: vitreous.experiment)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from vitreous.analysis.experiment import ExperimentalData, rw_percent
 from vitreous.analysis.network import NetworkResult, network_analysis
 from vitreous.analysis.rdf import PairDistribution, RDFResult
 from vitreous.analysis.scattering import (
@@ -35,7 +34,7 @@ class StructureResult:
     neutron: StructureFactor
     na_partials: dict[str, np.ndarray]
     real_space: dict[str, Any]
-    experiment: ExperimentalData | None = None
+    experiment: Any = None  # a measured curve (x, y, source), set by vitreous.experiment.compare_structure
     rw: float | None = None
     rw_quantity: str | None = None
     rw_radiation: str | None = None
@@ -128,7 +127,7 @@ class StructureResult:
         save(fig, "Gr.png")
         if self.experiment is not None:
             fig, (ax, axr) = plt.subplots(2, 1, figsize=(6, 5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-            xm, ym = self._model_curve(self.rw_quantity, self.rw_radiation)
+            xm, ym = self.model_curve(self.rw_quantity, self.rw_radiation)
             ax.plot(self.experiment.x, self.experiment.y, "k.", ms=2, label="experiment")
             ax.plot(xm, ym, "r-", label=f"model (Rw {self.rw:.1f} %)")
             axr.plot(self.experiment.x, self.experiment.y - np.interp(self.experiment.x, xm, ym), "b-")
@@ -138,7 +137,8 @@ class StructureResult:
             save(fig, "experiment_fit.png")
         return paths
 
-    def _model_curve(self, quantity: str | None, radiation: str | None) -> tuple[np.ndarray, np.ndarray]:
+    def model_curve(self, quantity: str | None, radiation: str | None) -> tuple[np.ndarray, np.ndarray]:
+        """The model's S(k) (x in 1/Å) or G(r)/T(r) (x in Å) for ``radiation`` (xray or neutron)."""
         sf = self.xray if radiation == "xray" else self.neutron
         if quantity == "S":
             return sf.k_inv_A, sf.S
@@ -157,9 +157,6 @@ def analyze_structure(
     k_max_inv_A: float = 20.0,
     lorch: bool = True,
     formers: tuple[str, ...] = ("P", "V"),
-    experiment: ExperimentalData | None = None,
-    radiation: str = "xray",
-    fit_range: tuple[float, float] | None = None,
 ) -> StructureResult:
     """Run the full structure analysis.
 
@@ -175,8 +172,8 @@ def analyze_structure(
         k grid for S(k) (default 0.3 … ``k_max_inv_A`` in steps of 0.02 1/Å).
     k_max_inv_A : float
         Upper limit of the S(k) → G(r) transform (use the experiment's kmax).
-    experiment : ExperimentalData, optional
-        Measured S, G or T to compute Rw against, with ``radiation``.
+
+    Rw against a measured curve: :func:`vitreous.experiment.compare_structure` on the result.
     """
     frames = np.arange(len(traj)) if frames is None else np.asarray(frames)
     rdf = PairDistribution(r_max_A, dr_A, split_valence=True).compute(traj, frames)
@@ -248,10 +245,4 @@ def analyze_structure(
         "cutoffs_A": {f"{a}-{b}": v for (a, b), v in cuts.items() if b == "O"},
         "scattering_data": "X-ray f(k): xraylib FF_Rayl (neutral atoms); neutron b_c: periodictable",
     }
-    if experiment is not None:
-        result.experiment = experiment
-        result.rw_quantity = experiment.quantity
-        result.rw_radiation = radiation
-        xm, ym = result._model_curve(experiment.quantity, radiation)
-        result.rw = rw_percent(experiment.x, experiment.y, xm, ym, fit_range)
     return result

@@ -34,11 +34,11 @@ def structure(
     plots: Annotated[Path | None, typer.Option(help="Folder for PNG plots")] = None,
 ) -> None:
     """g(r), coordination, VOn units, BO/NBO, Qn, bond valence, S(k), G(r), T(r), Rw."""
-    from vitreous.analysis.experiment import read_experiment
     from vitreous.analysis.network import parse_cutoffs
     from vitreous.analysis.rdf import species_labels
     from vitreous.analysis.structure import analyze_structure
     from vitreous.errors import AnalysisError
+    from vitreous.experiment import compare_structure, read_experiment
     from vitreous.io.trajectory import open_trajectory, parse_frames
 
     if radiation not in ("xray", "neutron"):
@@ -64,10 +64,9 @@ def structure(
                 dr_A,
                 k_max_inv_A=k_max,
                 lorch=not no_lorch,
-                experiment=exp,
-                radiation=radiation,
-                fit_range=rng,
             )
+    if exp is not None:
+        compare_structure(result, exp, radiation, rng)  # type: ignore[arg-type]
     data = result.to_dict()
     data["metadata"]["trajectory"] = str(trajectory)
     write_json(data, output)

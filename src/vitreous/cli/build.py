@@ -44,7 +44,16 @@ def build(
     composition: Annotated[str, typer.Argument(help="Preset (NVP0, NVP10, NVP28) or mol % string, e.g. 50V2O5-50P2O5")],
     atoms: Annotated[int, typer.Option("--atoms", "-n", help="Requested number of atoms (±1 %)")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Structure file (.extxyz, .data, .cif, POSCAR)")],
-    density: Annotated[float | None, typer.Option("--density", help="Density in g/cm³ (default: the preset's)")] = None,
+    density: Annotated[
+        float | None,
+        typer.Option("--density-g-cm3", "--density", help="Density in g/cm³, e.g. pycnometry (default: the preset's)"),
+    ] = None,
+    v4_fraction: Annotated[
+        float | None, typer.Option("--v4-fraction", help="Measured V4+/V (0-1): re-splits V2O4/V2O5, total V kept")
+    ] = None,
+    from_xps: Annotated[
+        Path | None, typer.Option("--from-xps", help="Take the V4+ fraction from a 'vitreous exp xps' result JSON")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
     min_distance: Annotated[
         list[str] | None,
@@ -54,11 +63,18 @@ def build(
 ) -> None:
     """Build a charge-neutral random glass model at the target density."""
     from vitreous.build import parse_min_distances, random_glass
-    from vitreous.composition import counts, resolve
+    from vitreous.composition import counts, resolve, with_v4_fraction
     from vitreous.errors import CompositionError
+    from vitreous.experiment.xps import v4_fraction_from_xps
     from vitreous.io import write_structure
 
     comp, preset = resolve(composition)
+    if v4_fraction is not None and from_xps is not None:
+        raise CompositionError("give --v4-fraction or --from-xps, not both")
+    if from_xps is not None:
+        v4_fraction = v4_fraction_from_xps(from_xps)
+    if v4_fraction is not None:
+        comp = with_v4_fraction(comp, v4_fraction)
     if density is None:
         if preset is None:
             raise CompositionError("no density for a custom composition", hint="give --density in g/cm³")

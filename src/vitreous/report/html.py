@@ -26,17 +26,26 @@ def collect_results(store: RunStore, out_dir: str | Path) -> dict[str, dict[str,
     """Headline numbers per model group from the store's complete tasks (output paths
     resolved against the study folder ``out_dir``)."""
     out: dict[str, dict[str, Any]] = {}
+    measured: dict[str, dict[str, Any]] = {}
     for row in store.rows():
         row["outputs"] = {k: str(Path(out_dir) / v) for k, v in (row.get("outputs") or {}).items()}
         if row["kind"] == "report" or "/" not in row["label"]:
             continue
         group, label = row["label"].split("/", 1)
+        if row["kind"].startswith("exp_"):
+            m = measured.setdefault(group.removeprefix("experiment-"), {"status": {}})
+            m["status"][label] = row["status"]
+            if row["status"] == "complete":
+                m[label] = {"result": row.get("result") or {}, "outputs": row["outputs"]}
+            continue
         g = out.setdefault(group, {"status": {}, "sigma_S_cm": {}, "D_cm2_s": {}})
         g["status"][label] = row["status"]
         res = row.get("result") or {}
         if row["status"] != "complete":
             continue
         if row["kind"] == "build":
+            g["composition_name"] = res.get("composition_name")
+            g["v4_fraction_source"] = res.get("v4_fraction_source")
             g["counts"] = res["counts"]
             g["achieved_mol_percent"] = res["achieved_mol_percent"]
             g["v4_fraction"] = res["v4_fraction"]
@@ -66,6 +75,11 @@ def collect_results(store: RunStore, out_dir: str | Path) -> dict[str, dict[str,
             g["arrhenius_form"] = res["form"]
             g["sigma_extrapolated"] = res["sigma_at"]
             g["arrhenius_json"] = row["outputs"]["json"]
+    for g in out.values():
+        name = g.get("composition_name")
+        safe = "".join(ch if ch.isalnum() or ch in ".-" else "_" for ch in name) if name else None
+        if safe in measured:
+            g["measured"] = measured[safe]
     return out
 
 
@@ -127,7 +141,11 @@ def _figures(group: str, g: dict[str, Any], folder: Path) -> list[tuple[str, Pat
         fit = fit_tg(np.array(d["temperatures_K"]), np.array(d["values"]), d["quantity"], n_bootstrap=200)
         fig, ax = plt.subplots(figsize=(6, 3.6))
         fit.plot(ax)
-        save(fig, "tg", "Volume on stepwise cooling and the two-line Tg fit")
+        dsc = (g.get("measured") or {}).get("dsc")
+        if dsc:
+            ax.axvline(dsc["result"]["Tg_midpoint_K"], color="k", ls=":", label="DSC Tg (midpoint)")
+            ax.legend(frameon=False, fontsize=8)
+        save(fig, "tg", "Volume on stepwise cooling and the two-line Tg fit" + (", with the DSC Tg" if dsc else ""))
     for t, path in sorted((g.get("dynamics_json") or {}).items(), key=lambda x: float(x[0])):
         d = json.loads(Path(path).read_text())
         half = len(d["msd"]["t_ps"]) // 2  # longer lags have too few time origins
@@ -152,8 +170,42 @@ def _figures(group: str, g: dict[str, Any], folder: Path) -> list[tuple[str, Pat
         fit.plot(
             ax, [(e["temperature_K"], e["sigma_S_cm"]) for e in d.get("experiment", [])], label="MD (Nernst–Einstein)"
         )
-        save(fig, "arrhenius", "Arrhenius plot of the Na+ conductivity")
+        save(fig, "arrhenius", "Arrhenius plot of the Na+ conductivity (squares: measured points)")
+    m = g.get("measured") or {}
+    for label, caption in (("xps", "Measured XPS V 2p3/2 fit (Shirley background, components)"),
+                           ("dsc", "Measured DSC heating curve with the Tg constructions")):  # fmt: skip
+        if label in m and m[label]["outputs"].get("png"):
+            figs.append((caption, Path(m[label]["outputs"]["png"])))
+    if "eis" in m:
+        for key, png in sorted(m["eis"]["outputs"].items()):
+            if key.startswith("nyquist_"):
+                figs.append((f"Measured impedance and its fit: {Path(png).stem.removeprefix('nyquist_')}", Path(png)))
     return figs
+
+
+def _measured_rows(g: dict[str, Any]) -> list[list[str]]:
+    """Rows of the 'Measurements' table: what the fits of the study's measured files give."""
+    m = g.get("measured") or {}
+    rows = []
+    if "xps" in m:
+        r = m["xps"]["result"]
+        rows.append(["V4+/V (XPS)", f"{r['V4_fraction']:.3f} ± {r['V4_fraction_err']:.3f}",
+                     f"model {_fmt(g.get('v4_fraction'), '.3f')} (from {g.get('v4_fraction_source') or 'preset'})"])  # fmt: skip
+    if "dsc" in m:
+        r = m["dsc"]["result"]
+        rows.append(["Tg (DSC) onset / midpoint / endset (K)",
+                     f"{r['Tg_onset_K']:.0f} / {r['Tg_midpoint_K']:.0f} / {r['Tg_endset_K']:.0f}",
+                     f"simulated {_fmt(g.get('Tg_K'), '.0f')} K"])  # fmt: skip
+    if "eis" in m:
+        r = m["eis"]["result"]
+        for t, sig, err in r["points"]:
+            rows.append([f"σ (impedance, total) at {t:g} K (S/cm)", f"{sig:.3e} ± {err:.1e}", r["circuit"]])
+        if r.get("Ea_eV") is not None:
+            rows.append(["Ea (impedance) (eV)", f"{r['Ea_eV']:.3f} ± {r['Ea_err_eV']:.3f}", "σT = A exp(−Ea/kT)"])
+    for label, status in (m.get("status") or {}).items():
+        if status != "complete":
+            rows.append([f"{label} fit", status, "see the provenance table"])
+    return rows
 
 
 def _subdiffusive(entry: dict[str, Any]) -> bool:
@@ -198,6 +250,7 @@ def write_report(out_dir: str | Path, store: RunStore) -> dict[str, Path]:
             "sigma_err_S_cm": {t: v["err"] for t, v in g["sigma_S_cm"].items()},
             "sigma_extrapolated_S_cm": {t: v for t, v in (g.get("sigma_extrapolated") or {}).items()},
             "D_cm2_s": g["D_cm2_s"], "rw_percent": g.get("rw_percent"), "status": g["status"],
+            "measured": {k: v["result"] for k, v in (g.get("measured") or {}).items() if k != "status"},
         }  # fmt: skip
         parts = [f"<h2>{html.escape(group)}</h2>"]
         if g.get("counts"):
@@ -261,6 +314,10 @@ def write_report(out_dir: str | Path, store: RunStore) -> dict[str, Path]:
         if g.get("rw_percent") is not None:
             trows.append(["Rw (%)", _fmt(g["rw_percent"], ".1f"), "against the given experiment"])
         parts.append("<h3>Thermal and transport</h3>" + _table(trows, ["quantity", "this run", "reference"]))
+        mrows = _measured_rows(g)
+        if mrows:
+            parts.append("<h3>Measurements (fitted from the study's files)</h3>"
+                         + _table(mrows, ["quantity", "measured", "beside"]))  # fmt: skip
         for caption, png in figs:
             data = base64.b64encode(png.read_bytes()).decode()
             parts.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
-from vitreous.study.spec import StudySpec
+from vitreous.study.spec import ExperimentSpec, StudySpec
 
 __all__ = ["Task", "build_graph", "group_name"]
 
@@ -42,8 +43,38 @@ def _key(kind: str, params: dict[str, Any], deps: tuple[str, ...]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def _sha256(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _structure_exp(exp: ExperimentSpec | None) -> dict[str, Any] | None:
+    """The measured-structure part of an experiment table (what the structure task reads)."""
+    if exp is None:
+        return None
+    keep = ("structure_file", "quantity", "radiation", "x_unit", "conductivity")
+    return {k: v for k, v in asdict(exp).items() if k in keep}
+
+
+def _experiment_tasks(add: Any, comp: str, exp: ExperimentSpec) -> dict[str, Task]:
+    """One fit task per measurement of a composition (group ``experiment-<comp>``); the
+    task keys include each file's SHA-256, so an edited file is fitted again."""
+    group = "experiment-" + group_name(comp, 0, 0).rsplit("-", 2)[0]
+    out: dict[str, Task] = {}
+    if exp.xps is not None:
+        out["exp_xps"] = add("exp_xps", "xps", group, {"composition": comp, **asdict(exp.xps),
+                                                       "sha256": _sha256(exp.xps.file)})  # fmt: skip
+    if exp.dsc is not None:
+        out["exp_dsc"] = add("exp_dsc", "dsc", group, {"composition": comp, **asdict(exp.dsc),
+                                                       "sha256": _sha256(exp.dsc.file)})  # fmt: skip
+    if exp.eis is not None:
+        out["exp_eis"] = add("exp_eis", "eis", group, {"composition": comp, **asdict(exp.eis),
+                                                       "sha256": [_sha256(f) for f in exp.eis.files]})  # fmt: skip
+    return out
+
+
 def build_graph(spec: StudySpec) -> list[Task]:
-    """Tasks in a topological order: per model build → melt_quench → {structure, tg_scan → tg,
+    """Tasks in a topological order: per composition the fits of its measurements
+    (exp_xps, exp_dsc, exp_eis); per model build → melt_quench → {structure, tg_scan → tg,
     diffusion@T → dynamics@T} → arrhenius; then one report over everything."""
     tasks: list[Task] = []
 
@@ -55,15 +86,24 @@ def build_graph(spec: StudySpec) -> list[Task]:
     common = {"potential": spec.potential, "coulomb": spec.coulomb, "threads": spec.threads}
     finals = []
     for comp in spec.compositions:
+        exp = spec.experiments.get(comp)
+        measured = _experiment_tasks(add, comp, exp) if exp else {}
+        finals += measured.values()
         for size in spec.sizes:
             for seed in spec.seeds:
                 g = group_name(comp, size, seed)
-                b = add("build", "build", g, {"composition": comp, "n_atoms": size, "seed": seed})
+                build_params: dict[str, Any] = {"composition": comp, "n_atoms": size, "seed": seed}
+                build_deps: tuple[str, ...] = ()
+                if exp is not None and exp.v4_fraction is not None:
+                    build_params["v4_fraction"] = exp.v4_fraction
+                    build_deps = (measured["exp_xps"].key,) if exp.v4_fraction == "xps" else ()
+                if exp is not None and exp.density_g_cm3 is not None:
+                    build_params["density_g_cm3"] = exp.density_g_cm3
+                b = add("build", "build", g, build_params, build_deps)
                 mq = add("melt_quench", "melt_quench", g, {**common, **asdict(spec.melt_quench), "seed": seed},
                          (b.key,))  # fmt: skip
-                exp = spec.experiments.get(comp)
-                st = add("structure", "structure", g,
-                         {**asdict(spec.analysis), "experiment": asdict(exp) if exp else None}, (mq.key,))  # fmt: skip
+                st = add("structure", "structure", g, {**asdict(spec.analysis), "experiment": _structure_exp(exp)},
+                         (mq.key,))  # fmt: skip
                 group_tasks = [st]
                 if spec.tg_scan is not None:
                     scan = add("tg_scan", "tg_scan", g, {**common, **asdict(spec.tg_scan), "seed": seed}, (mq.key,))
@@ -80,11 +120,12 @@ def build_graph(spec: StudySpec) -> list[Task]:
                                        {"species": spec.analysis.species, "haven_ratio": spec.analysis.haven_ratio,
                                         "temperature_K": float(temp)}, (run.key,)))  # fmt: skip
                     if len(dyn) >= 2:
+                        eis_dep = (measured["exp_eis"].key,) if "exp_eis" in measured else ()
                         group_tasks.append(add("arrhenius", "arrhenius", g,
                                                {"form": spec.analysis.arrhenius_form,
                                                 "extrapolate_K": list(spec.analysis.extrapolate_K),
                                                 "experiment": [list(c) for c in exp.conductivity] if exp else []},
-                                               tuple(t.key for t in dyn)))  # fmt: skip
+                                               tuple(t.key for t in dyn) + eis_dep))  # fmt: skip
                     group_tasks += dyn
                 finals += group_tasks
     add("report", "report", "", {"study": spec.name}, tuple(t.key for t in finals))

@@ -90,14 +90,49 @@ class AnalysisSpec:
 
 
 @dataclass(frozen=True)
+class EISSpec:
+    """Impedance spectra of one sample (``[experiment.<comp>.eis]``)."""
+
+    files: tuple[str, ...]
+    thickness_mm: float
+    area_cm2: float
+    temperatures_K: tuple[float, ...] = ()
+    circuit: str = "R0-p(R1,CPE1)-CPE2"
+
+
+@dataclass(frozen=True)
+class XPSSpec:
+    """A V 2p XPS region (``[experiment.<comp>.xps]``)."""
+
+    file: str
+    components: tuple[str, ...] = ("V5", "V4")
+    shift_eV: float = 0.0
+
+
+@dataclass(frozen=True)
+class DSCSpec:
+    """A DSC heating scan (``[experiment.<comp>.dsc]``)."""
+
+    file: str
+    temperature_unit: str = "C"
+    endo: str = "down"
+
+
+@dataclass(frozen=True)
 class ExperimentSpec:
-    """Measured data for one composition."""
+    """Measured data for one composition. ``v4_fraction`` (a number or ``"xps"``) and
+    ``density_g_cm3`` replace the preset's values in the model that is built."""
 
     structure_file: str | None = None
     quantity: str = "S"
     radiation: str = "xray"
     x_unit: str | None = None
     conductivity: tuple[tuple[float, float, str], ...] = ()
+    eis: EISSpec | None = None
+    xps: XPSSpec | None = None
+    dsc: DSCSpec | None = None
+    v4_fraction: float | str | None = None
+    density_g_cm3: float | None = None
 
 
 @dataclass(frozen=True)
@@ -253,32 +288,7 @@ def parse_study(raw: dict[str, Any], source: str = "") -> StudySpec:
     for comp, table in raw.get("experiment", {}).items():
         if comp not in comps:
             raise StudyError(f"[experiment.{comp}] is not one of the compositions", hint=f"compositions: {comps}")
-        _check_keys(table, {"structure", "conductivity"}, f"experiment.{comp}")
-        st = table.get("structure", {})
-        _check_keys(st, {"file", "quantity", "radiation", "x_unit"}, f"experiment.{comp}.structure")
-        if st and st.get("quantity", "S") not in ("S", "G", "T"):
-            raise StudyError(f"[experiment.{comp}.structure] quantity must be S, G or T")
-        if st and st.get("radiation", "xray") not in ("xray", "neutron"):
-            raise StudyError(f"[experiment.{comp}.structure] radiation must be xray or neutron")
-        file = st.get("file")
-        if file is not None:
-            path = Path(file) if Path(file).is_absolute() else base / file
-            if not path.is_file():
-                raise StudyError(f"[experiment.{comp}.structure] file {path} does not exist")
-            file = str(path.resolve())
-        cond = []
-        for item in table.get("conductivity", []):
-            _check_keys(item, {"temperature_K", "sigma_S_cm", "label"}, f"experiment.{comp}.conductivity")
-            cond.append(
-                (
-                    _num(item, "temperature_K", "conductivity"),
-                    _num(item, "sigma_S_cm", "conductivity"),
-                    str(item.get("label", "experiment")),
-                )
-            )
-        experiments[comp] = ExperimentSpec(
-            file, st.get("quantity", "S"), st.get("radiation", "xray"), st.get("x_unit"), tuple(cond)
-        )
+        experiments[comp] = _experiment(comp, table, base)
     return StudySpec(
         name=name.strip(), compositions=tuple(comps), sizes=tuple(sizes), seeds=tuple(seeds), potential=potential,
         coulomb=coulomb, threads=threads, executor=executor, workers=workers,
@@ -286,6 +296,80 @@ def parse_study(raw: dict[str, Any], source: str = "") -> StudySpec:
         note=str(raw.get("note", "")), melt_quench=mq, tg_scan=tg, diffusion=dif, analysis=an,
         experiments=experiments, source=source,
     )  # fmt: skip
+
+
+def _file(value: Any, where: str, base: Path) -> str:
+    if not isinstance(value, str) or not value:
+        raise StudyError(f"[{where}] file must be a path string")
+    path = Path(value) if Path(value).is_absolute() else base / value
+    if not path.is_file():
+        raise StudyError(f"[{where}] file {path} does not exist")
+    return str(path.resolve())
+
+
+def _experiment(comp: str, table: dict[str, Any], base: Path) -> ExperimentSpec:
+    where = f"experiment.{comp}"
+    if not isinstance(table, dict):
+        raise StudyError(f"[{where}] must be a table")
+    _check_keys(table, {"structure", "conductivity", "eis", "xps", "dsc", "v4_fraction", "density_g_cm3"}, where)
+    st = table.get("structure", {})
+    _check_keys(st, {"file", "quantity", "radiation", "x_unit"}, f"{where}.structure")
+    if st and st.get("quantity", "S") not in ("S", "G", "T"):
+        raise StudyError(f"[{where}.structure] quantity must be S, G or T")
+    if st and st.get("radiation", "xray") not in ("xray", "neutron"):
+        raise StudyError(f"[{where}.structure] radiation must be xray or neutron")
+    file = _file(st["file"], f"{where}.structure", base) if st.get("file") is not None else None
+    cond = []
+    for item in table.get("conductivity", []):
+        _check_keys(item, {"temperature_K", "sigma_S_cm", "label"}, f"{where}.conductivity")
+        cond.append((_num(item, "temperature_K", "conductivity"), _num(item, "sigma_S_cm", "conductivity"),
+                     str(item.get("label", "experiment"))))  # fmt: skip
+    eis = None
+    if "eis" in table:
+        t = table["eis"]
+        w = f"{where}.eis"
+        _check_keys(t, {"files", "thickness_mm", "area_cm2", "temperatures_K", "circuit"}, w)
+        files = t.get("files")
+        if not isinstance(files, list) or not files:
+            raise StudyError(f"[{w}] files must be a non-empty list of paths")
+        temps = t.get("temperatures_K", [])
+        if not isinstance(temps, list) or (temps and len(temps) != len(files)):
+            raise StudyError(f"[{w}] temperatures_K must list one temperature (K) per file")
+        if not all(isinstance(x, int | float) and not isinstance(x, bool) and x > 0 for x in temps):
+            raise StudyError(f"[{w}] temperatures_K must be positive numbers (K)")
+        circuit = t.get("circuit", EISSpec.circuit)
+        if not isinstance(circuit, str) or not circuit:
+            raise StudyError(f"[{w}] circuit must be a circuit string such as R0-p(R1,CPE1)-CPE2")
+        eis = EISSpec(tuple(_file(f, w, base) for f in files), _num(t, "thickness_mm", w), _num(t, "area_cm2", w),
+                      tuple(float(x) for x in temps), circuit)  # fmt: skip
+    xps = None
+    if "xps" in table:
+        t = table["xps"]
+        w = f"{where}.xps"
+        _check_keys(t, {"file", "components", "shift_eV"}, w)
+        comps_x = t.get("components", ["V5", "V4"])
+        if not isinstance(comps_x, list) or not {"V5", "V4"} <= set(comps_x) or not set(comps_x) <= {"V5", "V4", "V3"}:
+            raise StudyError(f"[{w}] components must be [\"V5\", \"V4\"] or [\"V5\", \"V4\", \"V3\"]")
+        xps = XPSSpec(_file(t.get("file"), w, base), tuple(comps_x), _num(t, "shift_eV", w, 0.0, positive=False))
+    dsc = None
+    if "dsc" in table:
+        t = table["dsc"]
+        w = f"{where}.dsc"
+        _check_keys(t, {"file", "temperature_unit", "endo"}, w)
+        if t.get("temperature_unit", "C") not in ("C", "K"):
+            raise StudyError(f"[{w}] temperature_unit must be C or K")
+        if t.get("endo", "down") not in ("up", "down"):
+            raise StudyError(f"[{w}] endo must be up or down")
+        dsc = DSCSpec(_file(t.get("file"), w, base), t.get("temperature_unit", "C"), t.get("endo", "down"))
+    v4 = table.get("v4_fraction")
+    if v4 == "xps":
+        if xps is None:
+            raise StudyError(f'[{where}] v4_fraction = "xps" needs an [{where}.xps] table')
+    elif v4 is not None and (isinstance(v4, bool) or not isinstance(v4, int | float) or not 0 <= v4 <= 1):
+        raise StudyError(f'[{where}] v4_fraction must be a number within 0-1 or "xps", got {v4!r}')
+    dens = _num(table, "density_g_cm3", where) if "density_g_cm3" in table else None
+    return ExperimentSpec(file, st.get("quantity", "S"), st.get("radiation", "xray"), st.get("x_unit"), tuple(cond),
+                          eis, xps, dsc, v4, dens)  # fmt: skip
 
 
 def load_study(path: str | Path) -> StudySpec:

@@ -48,16 +48,27 @@ def _progress(label: str):
 
 def _build(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
     from vitreous.build import random_glass
-    from vitreous.composition import counts, resolve
+    from vitreous.composition import counts, resolve, with_v4_fraction
     from vitreous.io import write_structure
 
     p = task.params
     comp, preset = resolve(p["composition"])
+    v4 = p.get("v4_fraction")
+    v4_source = None
+    if v4 == "xps":
+        v4, v4_source = deps["exp_xps"]["result"]["V4_fraction"], "XPS fit"
+    elif v4 is not None:
+        v4_source = "study file"
+    if v4 is not None:
+        comp = with_v4_fraction(comp, float(v4))
+    density = p.get("density_g_cm3") or preset.density_g_cm3
     model = counts(comp, p["n_atoms"])
-    atoms = random_glass(model, preset.density_g_cm3, seed=p["seed"])
+    atoms = random_glass(model, density, seed=p["seed"])
     path = folder / "start.extxyz"
     write_structure(atoms, path)
-    return model.summary(preset.density_g_cm3) | {"seed": p["seed"]}, {"structure": str(path)}
+    extra = {"seed": p["seed"], "composition_name": p["composition"], "v4_fraction_source": v4_source,
+             "density_source": "study file" if p.get("density_g_cm3") else "preset"}  # fmt: skip
+    return model.summary(density) | extra, {"structure": str(path)}
 
 
 def _melt_quench(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
@@ -80,8 +91,8 @@ def _melt_quench(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict,
 
 
 def _structure(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
-    from vitreous.analysis.experiment import read_experiment
     from vitreous.analysis.structure import analyze_structure
+    from vitreous.experiment import compare_structure, read_experiment
     from vitreous.io.trajectory import open_trajectory, parse_frames
 
     p = task.params
@@ -95,8 +106,9 @@ def _structure(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, d
         cutoffs[(b, a)] = float(v)
     with open_trajectory(deps["melt_quench"]["outputs"]["trajectory"]) as traj:
         frames = parse_frames(p["structure_frames"], len(traj))
-        res = analyze_structure(traj, frames, cutoffs or None, k_max_inv_A=p["k_max_inv_A"], experiment=data,
-                                radiation=exp.get("radiation", "xray"))  # fmt: skip
+        res = analyze_structure(traj, frames, cutoffs or None, k_max_inv_A=p["k_max_inv_A"])
+    if data is not None:
+        compare_structure(res, data, exp.get("radiation", "xray"))
     out = res.to_dict()
     path = folder / "structure.json"
     path.write_text(json.dumps(out))
@@ -203,13 +215,61 @@ def _arrhenius(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, d
     e = np.array([r["sigma_err_S_cm"] for r in good])
     fit = fit_arrhenius(t, s, e, p["form"])
     exp_pts = [(float(x[0]), float(x[1])) for x in p.get("experiment", [])]
+    labels = [str(x[2]) if len(x) > 2 else "experiment" for x in p.get("experiment", [])]
+    if "exp_eis" in deps:  # impedance fits of this composition
+        eis_pts = [(float(t), float(s)) for t, s, _ in deps["exp_eis"]["result"]["points"]]
+        exp_pts += eis_pts
+        labels += ["impedance fit (vitreous exp eis)"] * len(eis_pts)
     save_plot(fit, folder / "arrhenius.png", exp_pts)
     out = fit.to_dict() | {"sigma_at": {f"{x:g}": fit.predict(x) for x in p["extrapolate_K"]},
-                           "experiment": [{"temperature_K": a, "sigma_S_cm": b} for a, b in exp_pts]}  # fmt: skip
+                           "experiment": [{"temperature_K": a, "sigma_S_cm": b, "label": lab}
+                                          for (a, b), lab in zip(exp_pts, labels, strict=True)]}  # fmt: skip
     (folder / "arrhenius.json").write_text(json.dumps(out))
     return {"Ea_eV": fit.Ea_eV, "Ea_err_eV": fit.Ea_err_eV, "sigma_at": out["sigma_at"], "form": fit.form}, {
         "json": str(folder / "arrhenius.json")
     }
+
+
+def _exp_eis(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
+    from vitreous.experiment.eis import fit_eis_series, read_spectrum
+
+    p = task.params
+    temps = p["temperatures_K"] or [None] * len(p["files"])
+    spectra = [read_spectrum(f, t) for f, t in zip(p["files"], temps, strict=True)]
+    series = fit_eis_series(spectra, p["thickness_mm"], p["area_cm2"], p["circuit"])
+    out = series.to_dict()
+    (folder / "eis.json").write_text(json.dumps(out))
+    outputs = {"json": str(folder / "eis.json")}
+    for i, fit in enumerate(series.fits):
+        outputs[f"nyquist_{i}"] = str(save_plot(fit, folder / f"nyquist_{Path(fit.spectrum.source).stem}.png",
+                                                "nyquist", figsize=(6, 5)))  # fmt: skip
+    arr = out["arrhenius"]
+    return {"points": [list(x) for x in series.points()], "Ea_eV": arr and arr["Ea_eV"],
+            "Ea_err_eV": arr and arr["Ea_err_eV"], "circuit": p["circuit"]}, outputs  # fmt: skip
+
+
+def _exp_xps(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
+    from vitreous.experiment.xps import fit_xps, read_xps
+
+    p = task.params
+    e, y = read_xps(p["file"])
+    fit = fit_xps(e, y, tuple(p["components"]), shift_eV=p["shift_eV"], source=p["file"])
+    (folder / "xps.json").write_text(json.dumps(fit.to_dict()))
+    png = save_plot(fit, folder / "xps.png", figsize=(6, 4.5))
+    return {"V4_fraction": fit.V4_fraction, "V4_fraction_err": fit.V4_fraction_err}, {
+        "json": str(folder / "xps.json"), "png": str(png)}  # fmt: skip
+
+
+def _exp_dsc(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
+    from vitreous.experiment.dsc import fit_dsc, read_dsc
+
+    p = task.params
+    t, hf = read_dsc(p["file"], p["temperature_unit"])
+    fit = fit_dsc(t, hf, p["endo"], source=p["file"])
+    (folder / "dsc.json").write_text(json.dumps(fit.to_dict()))
+    png = save_plot(fit, folder / "dsc.png")
+    keys = ("Tg_onset_K", "Tg_midpoint_K", "Tg_endset_K")
+    return {k: fit.to_dict()[k] for k in keys}, {"json": str(folder / "dsc.json"), "png": str(png)}
 
 
 def _report(task: Task, folder: Path, deps: dict[str, dict], out_dir: Path, store: RunStore) -> tuple[dict, dict]:
@@ -220,7 +280,8 @@ def _report(task: Task, folder: Path, deps: dict[str, dict], out_dir: Path, stor
 
 
 _KINDS = {"build": _build, "melt_quench": _melt_quench, "structure": _structure, "tg_scan": _tg_scan, "tg": _tg,
-          "diffusion": _diffusion, "dynamics": _dynamics, "arrhenius": _arrhenius}  # fmt: skip
+          "diffusion": _diffusion, "dynamics": _dynamics, "arrhenius": _arrhenius, "exp_eis": _exp_eis,
+          "exp_xps": _exp_xps, "exp_dsc": _exp_dsc}  # fmt: skip
 
 
 def execute_task(task: Task, out_dir: str | Path, store_path: str | Path, *_deps: Any) -> dict[str, Any]:

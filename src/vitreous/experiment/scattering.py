@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from vitreous.errors import AnalysisError, InputFileError
+from vitreous.experiment._table import read_table
 
-__all__ = ["ExperimentalData", "read_experiment", "rw_percent"]
+if TYPE_CHECKING:
+    from vitreous.analysis.structure import StructureResult
+
+__all__ = ["ExperimentalData", "compare_structure", "read_experiment", "rw_percent"]
 
 Quantity = Literal["S", "G", "T"]
 _UNITS = {"S": {"1/A": 1.0, "1/nm": 0.1}, "G": {"A": 1.0, "nm": 10.0}, "T": {"A": 1.0, "nm": 10.0}}
@@ -56,29 +59,12 @@ def read_experiment(path: str | os.PathLike, quantity: Quantity, x_unit: str | N
     x_unit = x_unit or next(iter(units))
     if x_unit not in units:
         raise AnalysisError(f"unit '{x_unit}' is not for {quantity}", hint=f"one of {', '.join(units)}")
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"cannot read {path}: no such file", hint="check the path")
-    rows = []
-    for n, line in enumerate(path.read_text().splitlines(), start=1):
-        text = line.split("#")[0].split("!")[0].split("%")[0].strip()
-        if not text:
-            continue
-        parts = text.replace(",", " ").split()
-        try:
-            rows.append([float(p) for p in parts[:3]])
-        except ValueError:
-            raise InputFileError(
-                f"{path}, line {n}: '{line.strip()}' is not numbers", hint="comment headers with #"
-            ) from None
-    if len(rows) < 3 or min(len(r) for r in rows) < 2:
-        raise InputFileError(f"{path}: need at least 3 rows of x y [dy]")
-    width = min(len(r) for r in rows)
-    data = np.array([r[:width] for r in rows])
+    table = read_table(path, 2, "x y [dy]", max_columns=3)
+    data = table.data
     x = data[:, 0] * units[x_unit]
     if np.any(np.diff(x) <= 0):
         raise InputFileError(f"{path}: x must increase strictly")
-    return ExperimentalData(x, data[:, 1], data[:, 2] if width >= 3 else None, quantity, str(path))
+    return ExperimentalData(x, data[:, 1], data[:, 2] if data.shape[1] >= 3 else None, quantity, str(path))
 
 
 def rw_percent(
@@ -97,3 +83,31 @@ def rw_percent(
     y_calc = np.interp(x_exp[sel], x_model, y_model)
     y = y_exp[sel]
     return float(100.0 * np.sqrt(np.sum((y - y_calc) ** 2) / np.sum(y**2)))
+
+
+def compare_structure(
+    result: StructureResult,
+    data: ExperimentalData,
+    radiation: Literal["xray", "neutron"] = "xray",
+    fit_range: tuple[float, float] | None = None,
+) -> float:
+    """Rw (%) of a structure analysis against a measured S(k), G(r) or T(r).
+
+    The model curve of the same quantity and radiation (``result.model_curve``) is
+    interpolated onto the experiment's grid (:func:`rw_percent`). The measured curve, the
+    quantity, radiation and Rw are recorded on ``result`` (its JSON and plots show them).
+
+    Raises
+    ------
+    AnalysisError
+        Unknown radiation, or no overlap of the two curves.
+    """
+    if radiation not in ("xray", "neutron"):
+        raise AnalysisError(f"unknown radiation '{radiation}'", hint="xray or neutron")
+    xm, ym = result.model_curve(data.quantity, radiation)
+    rw = rw_percent(data.x, data.y, xm, ym, fit_range)
+    result.experiment = data
+    result.rw_quantity = data.quantity
+    result.rw_radiation = radiation
+    result.rw = rw
+    return rw
