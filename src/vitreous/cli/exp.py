@@ -122,8 +122,9 @@ def xps(
                   None if rng is None else (rng[0], rng[1]), shift_eV, str(file))  # fmt: skip
     write_json(fit.to_dict(), output)
     for c in fit.components:
-        console.print(f"{c['label']}: {c['binding_energy_eV']:.2f} eV, FWHM {c['fwhm_eV']:.2f} eV, "
-                      f"area {c['area']:.4g}")
+        console.print(
+            f"{c['label']}: {c['binding_energy_eV']:.2f} eV, FWHM {c['fwhm_eV']:.2f} eV, area {c['area']:.4g}"
+        )
     console.print(f"V4+/(V4+ + V5+) = {fit.V4_fraction:.3f} ± {fit.V4_fraction_err:.3f} ({fit.fit_time_s:.2f} s)")
     for note in fit.notes:
         console.print(f"note: {note}")

@@ -261,7 +261,7 @@ def fit_xps(
             "used_in_fraction": c in components,
         })  # fmt: skip
     if len(fitted) > len(components):
-        notes.append(f"nuisance peaks fitted, not counted as V 2p3/2: {', '.join(fitted[len(components):])}")
+        notes.append(f"nuisance peaks fitted, not counted as V 2p3/2: {', '.join(fitted[len(components) :])}")
     a4, a5 = result.params["V4_amplitude"].value, result.params["V5_amplitude"].value
     if a4 + a5 <= 0:
         raise AnalysisError(f"{source or 'XPS'}: no V4+ or V5+ intensity fitted", hint="check the energy range")

@@ -349,7 +349,7 @@ def _experiment(comp: str, table: dict[str, Any], base: Path) -> ExperimentSpec:
         _check_keys(t, {"file", "components", "shift_eV"}, w)
         comps_x = t.get("components", ["V5", "V4"])
         if not isinstance(comps_x, list) or not {"V5", "V4"} <= set(comps_x) or not set(comps_x) <= {"V5", "V4", "V3"}:
-            raise StudyError(f"[{w}] components must be [\"V5\", \"V4\"] or [\"V5\", \"V4\", \"V3\"]")
+            raise StudyError(f'[{w}] components must be ["V5", "V4"] or ["V5", "V4", "V3"]')
         xps = XPSSpec(_file(t.get("file"), w, base), tuple(comps_x), _num(t, "shift_eV", w, 0.0, positive=False))
     dsc = None
     if "dsc" in table:
