@@ -422,7 +422,7 @@ def fit_eis(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", OptimizeWarning)
                 warnings.simplefilter("ignore", RuntimeWarning)
-                lp, lcov = curve_fit(log_model, f, y, p0=lp0, sigma=sigma, bounds=(-np.inf, log_hi), maxfev=4000)
+                lp, lcov = curve_fit(log_model, f, y, p0=lp0, sigma=sigma, bounds=(-np.inf, log_hi), maxfev=800)
         except (RuntimeError, ValueError, FloatingPointError):
             continue
         chi2 = float(np.sum(((log_model(f, *lp) - y) / sigma) ** 2))
@@ -437,12 +437,19 @@ def fit_eis(
             hint="give --initial-guess, or a circuit that matches the spectrum",
         )
     popt, pcov, chi2 = best
+    rel = float(np.sqrt(chi2 / len(y)))
+    if rel > 0.3:
+        raise AnalysisError(
+            f"{spectrum.source}: the fit of '{circuit}' did not converge to the spectrum "
+            f"(relative residual {100 * rel:.0f} %)",
+            hint="check the sign of Z'' and the circuit, or give --initial-guess",
+        )
     idx = [names.index(b) for b in bulk]
     r_b = float(popt[idx].sum())
     r_err = float(np.sqrt(pcov[np.ix_(idx, idx)].sum()))
     return EISFit(
         spectrum, circuit, names, popt, np.sqrt(np.diag(pcov)), pcov, bulk, r_b, r_err, float(thickness_mm),
-        float(area_cm2), _arcs(circuit, names, popt), float(np.sqrt(chi2 / len(y))), elapsed,
+        float(area_cm2), _arcs(circuit, names, popt), rel, elapsed,
     )  # fmt: skip
 
 
