@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from vitreous.cli.common import console, handle_errors, write_json
+from vitreous.cli.common import check_writable, console, handle_errors, write_json
 
 
 @handle_errors
@@ -84,9 +84,9 @@ def build(
     if atoms <= 0:
         raise CompositionError(f"--atoms must be positive, got {atoms}", hint="e.g. --atoms 405")
     dists = parse_min_distances(min_distance)
-    _check_writable(output)
+    check_writable(output)
     if json_path is not None:
-        _check_writable(json_path)
+        check_writable(json_path)
     model = counts(comp, atoms)
     t0 = time.perf_counter()
     with console.status(f"placing {model.n_atoms} atoms at {density:g} g/cm³ ..."):
@@ -98,20 +98,6 @@ def build(
     _print_summary(summary, preset.name if preset else None)
     if json_path is not None:
         write_json(summary, json_path)
-
-
-def _check_writable(path: Path) -> None:
-    import os
-
-    from vitreous.errors import InputFileError
-
-    if path.is_dir():
-        raise InputFileError(f"{path} is a folder", hint="give a file name")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputFileError(f"folder {parent} does not exist", hint="create it or choose another path")
-    if not os.access(parent, os.W_OK):
-        raise InputFileError(f"cannot write to folder {parent}", hint="choose a writable path")
 
 
 def _print_summary(summary: dict, name: str | None) -> None:

@@ -68,3 +68,18 @@ def write_json(data: dict[str, Any], path: Path) -> None:
             fh.write("\n")
     except PermissionError:
         raise InputFileError(f"cannot write {path}", hint="choose a writable path") from None
+
+
+def check_writable(path: Path) -> None:
+    """Refuse an output path that is a folder or whose folder is missing or not writable."""
+    import os
+
+    from vitreous.errors import InputFileError
+
+    if path.is_dir():
+        raise InputFileError(f"{path} is a folder", hint="give a file name")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputFileError(f"folder {parent} does not exist", hint="create it or choose another path")
+    if not os.access(parent, os.W_OK):
+        raise InputFileError(f"cannot write to folder {parent}", hint="choose a writable path")

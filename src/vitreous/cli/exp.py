@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from vitreous.cli.common import console, handle_errors, write_json
+from vitreous.cli.common import check_writable, console, handle_errors, write_json
 
 app = typer.Typer(help="Fit measured data: impedance (EIS), XPS V 2p, DSC Tg.", no_args_is_help=True)
 
@@ -24,15 +24,6 @@ def _floats(text: str | None, what: str, n: int | None = None) -> list[float] | 
     if n is not None and len(values) != n:
         raise AnalysisError(f"{what} needs {n} numbers, got '{text}'", hint="e.g. 450:520")
     return values
-
-
-def _check_output(path: Path) -> None:
-    from vitreous.errors import InputFileError
-
-    if path.is_dir():
-        raise InputFileError(f"{path} is a folder", hint="give a file name such as fit.json")
-    if not path.parent.is_dir():
-        raise InputFileError(f"folder {path.parent} does not exist", hint="create it or choose another path")
 
 
 @app.command("eis")
@@ -66,7 +57,7 @@ def eis(
         raise AnalysisError(f"{len(temperature_K)} temperatures for {len(files)} files", hint="one per file")
     if form not in ("sigma_T", "sigma"):
         raise AnalysisError(f"unknown Arrhenius form '{form}'", hint="sigma_T or sigma")
-    _check_output(output)
+    check_writable(output)
     spectra = [read_spectrum(f, temperature_K[i] if temperature_K else None) for i, f in enumerate(files)]
     guess = _floats(initial_guess, "--initial-guess")
     bulk_elements = [b.strip() for b in bulk.split(",")] if bulk else None
@@ -115,7 +106,7 @@ def xps(
     """Fit V 2p3/2 on a Shirley background: V5+/V4+(/V3+) components and the V4+ fraction."""
     from vitreous.experiment.xps import fit_xps, read_xps
 
-    _check_output(output)
+    check_writable(output)
     rng = _floats(energy_range_eV, "--energy-range-eV", 2)
     e, y = read_xps(file)
     fit = fit_xps(e, y, tuple(c.strip() for c in components.split(",")), shape,  # type: ignore[arg-type]
@@ -150,7 +141,7 @@ def dsc(
     """Tg onset, midpoint and endset of a DSC heating curve (ISO 11357-2 constructions)."""
     from vitreous.experiment.dsc import fit_dsc, read_dsc
 
-    _check_output(output)
+    check_writable(output)
     t, hf = read_dsc(file, temperature_unit)  # type: ignore[arg-type]
     windows = [_floats(w, name, 2) for w, name in ((glass_window_K, "--glass-window-K"),
                (liquid_window_K, "--liquid-window-K"), (search_range_K, "--search-range-K"))]  # fmt: skip
