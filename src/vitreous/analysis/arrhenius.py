@@ -5,6 +5,13 @@ Forms (say which): ``sigma_T``: σT = A exp(−E_a / k_B T); ``sigma``: σ = σ0
 the relative uncertainties (unweighted when none are given); E_a and ln A with their
 standard errors from the covariance; extrapolation with a 95 % interval from the covariance
 (Student t with n − 2 degrees of freedom when the fit is unweighted).
+
+When the input errors are given, the covariance (A^T W A)^-1 is scaled by max(1, χ²_ν),
+χ²_ν = Σ w r² / (n − 2): points that scatter more than their error bars say widen the
+interval, points that scatter less do not narrow it (Bevington & Robinson, *Data Reduction
+and Error Analysis*, 3rd ed., §6.4 and §11.1; the convention of ``scipy.optimize.curve_fit``
+with ``absolute_sigma=False``, floored at the stated errors). Predictions outside the fitted
+temperature range, or across a given Tg, are flagged.
 """
 
 from __future__ import annotations
@@ -38,9 +45,19 @@ class ArrheniusFit:
     cov: np.ndarray
     dof: int
     weighted: bool
+    chi2_reduced: float = float("nan")
+    covariance_scale: float = 1.0
 
-    def predict(self, temperature_K: float, level: float = 0.95) -> dict[str, float]:
-        """Value (σ or D, not σT) at ``temperature_K`` with a ``level`` interval."""
+    def predict(self, temperature_K: float, level: float = 0.95, tg_K: float | None = None) -> dict[str, Any]:
+        """Value (σ or D, not σT) at ``temperature_K`` with a ``level`` interval.
+
+        ``extrapolated`` is true outside the fitted temperature range; ``crosses_tg`` is true
+        when ``tg_K`` lies between ``temperature_K`` and the far end of the fitted range
+        (an Arrhenius line fitted on one side of Tg does not hold on the other).
+        """
+        if not np.isfinite(temperature_K) or temperature_K <= 0:
+            raise AnalysisError(f"temperature must be positive, got {temperature_K} K")
+        t_lo, t_hi = float(self.temperatures_K.min()), float(self.temperatures_K.max())
         x = np.array([1.0, 1.0 / (BOLTZMANN_EV_K * temperature_K)])
         mean = self.ln_prefactor - self.Ea_eV * x[1]
         var = float(np.array([1.0, -x[1]]) @ self.cov @ np.array([1.0, -x[1]]))
@@ -57,6 +74,10 @@ class ArrheniusFit:
             "low": float(np.exp(lo) / div),
             "high": float(np.exp(hi) / div),
             "level": level,
+            "extrapolated": bool(temperature_K < t_lo or temperature_K > t_hi),
+            "fitted_range_K": [t_lo, t_hi],
+            "crosses_tg": None if tg_K is None else bool(min(temperature_K, t_lo) < tg_K < max(temperature_K, t_hi)),
+            "tg_K": tg_K,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -71,12 +92,35 @@ class ArrheniusFit:
             "values": self.values.tolist(),
             "errors": None if self.errors is None else self.errors.tolist(),
             "weighted": self.weighted,
+            "cov": self.cov.tolist(),
+            "dof": self.dof,
+            "chi2_reduced": self.chi2_reduced,
+            "covariance_scale": self.covariance_scale,
             "equation": {
                 "sigma_T": "sigma*T = A exp(-Ea/kT)",
                 "sigma": "sigma = sigma0 exp(-Ea/kT)",
                 "D": "D = D0 exp(-Ea/kT)",
             }[self.form],
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ArrheniusFit:
+        """Inverse of :meth:`to_dict` (no refit)."""
+        return cls(
+            d["form"],
+            np.asarray(d["temperatures_K"], dtype=float),
+            np.asarray(d["values"], dtype=float),
+            None if d.get("errors") is None else np.asarray(d["errors"], dtype=float),
+            float(d["Ea_eV"]),
+            float(d["Ea_err_eV"]),
+            float(d["ln_prefactor"]),
+            float(d["ln_prefactor_err"]),
+            np.asarray(d["cov"], dtype=float),
+            int(d["dof"]),
+            bool(d["weighted"]),
+            float(d.get("chi2_reduced", float("nan"))),
+            float(d.get("covariance_scale", 1.0)),
+        )
 
     def plot(self, ax: Any, experiment: list[tuple[float, float]] | None = None, label: str = "MD") -> Any:
         """log10 σ (or D) against 1000/T, with the fit and optional experimental points."""
@@ -138,10 +182,15 @@ def fit_arrhenius(
     cov = np.linalg.inv(a.T @ aw)
     coef = cov @ (aw.T @ ln_y)
     dof = len(t) - 2
+    resid = ln_y - a @ coef
+    chi2 = float(resid @ (w * resid) / dof) if dof > 0 else float("nan")
+    scale = 1.0
     if not weighted:
-        resid = ln_y - a @ coef
-        s2 = float(resid @ resid / dof) if dof > 0 else np.nan
-        cov = cov * s2 if dof > 0 else np.full((2, 2), np.nan)
+        cov = cov * chi2 if dof > 0 else np.full((2, 2), np.nan)
+        scale = chi2
+    elif dof > 0 and chi2 > 1.0:
+        cov = cov * chi2
+        scale = chi2
     return ArrheniusFit(
         form,
         t,
@@ -154,4 +203,6 @@ def fit_arrhenius(
         cov,
         dof,
         weighted,
+        chi2,
+        scale,
     )

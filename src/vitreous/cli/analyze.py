@@ -206,7 +206,11 @@ def arrhenius(
         save_plot(fit, plots / "arrhenius.png", exp_points)
     console.print(f"Ea = {fit.Ea_eV:.3f} ± {fit.Ea_err_eV:.3f} eV ({out['equation']})")
     for t, p in out.get("sigma_at", out.get("D_at", {})).items():
-        console.print(f"  at {t} K: {p['value']:.3e} (95 % interval {p['low']:.2e} – {p['high']:.2e})")
+        flag = "  [extrapolated outside the fitted range]" if p["extrapolated"] else ""
+        console.print(f"  at {t} K: {p['value']:.3e} (95 % interval {p['low']:.2e} – {p['high']:.2e}){flag}")
+    if fit.covariance_scale > 1 and fit.weighted:
+        scale = fit.covariance_scale**0.5
+        console.print(f"  errors scaled by sqrt(reduced chi2) = {scale:.2f}: the points scatter more than their errors")
     console.print(f"wrote {output}")
 
 

@@ -105,9 +105,12 @@ def build_graph(spec: StudySpec) -> list[Task]:
                 st = add("structure", "structure", g, {**asdict(spec.analysis), "experiment": _structure_exp(exp)},
                          (mq.key,))  # fmt: skip
                 group_tasks = [st]
+                tg_dep: tuple[str, ...] = ()
                 if spec.tg_scan is not None:
                     scan = add("tg_scan", "tg_scan", g, {**common, **asdict(spec.tg_scan), "seed": seed}, (mq.key,))
-                    group_tasks.append(add("tg", "tg", g, {"quantity": "volume"}, (scan.key,)))
+                    tg_task = add("tg", "tg", g, {"quantity": "volume"}, (scan.key,))
+                    group_tasks.append(tg_task)
+                    tg_dep = (tg_task.key,)
                 dyn = []
                 if spec.diffusion is not None:
                     d = spec.diffusion
@@ -125,7 +128,7 @@ def build_graph(spec: StudySpec) -> list[Task]:
                                                {"form": spec.analysis.arrhenius_form,
                                                 "extrapolate_K": list(spec.analysis.extrapolate_K),
                                                 "experiment": [list(c) for c in exp.conductivity] if exp else []},
-                                               tuple(t.key for t in dyn) + eis_dep))  # fmt: skip
+                                               tuple(t.key for t in dyn) + eis_dep + tg_dep))  # fmt: skip
                     group_tasks += dyn
                 finals += group_tasks
     add("report", "report", "", {"study": spec.name}, tuple(t.key for t in finals))
