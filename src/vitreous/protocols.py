@@ -19,9 +19,12 @@ import tomli_w
 from vitreous.errors import ProtocolError
 
 __all__ = [
+    "ENSEMBLES",
+    "THERMOSTATS",
     "Ensemble",
     "Protocol",
     "Stage",
+    "Thermostat",
     "diffusion",
     "melt_quench",
     "tg_scan",
@@ -31,6 +34,22 @@ __all__ = [
 #: limit (displacement-limited NVE + Langevin bath, for random starting structures).
 Ensemble = Literal["nve", "nvt", "npt", "langevin", "limit"]
 ENSEMBLES: tuple[str, ...] = get_args(Ensemble)
+
+#: Thermostat of the ``nvt`` and ``npt`` ensembles:
+#:
+#: - ``nose-hoover``: one Nosé–Hoover thermostat (LAMMPS ``fix nvt``/``npt`` with
+#:   ``tchain 1``). Its friction ξ is the integral of (T − T0), so a stationary run has
+#:   mean T = T0 exactly even when the force field injects energy (truncated BMP three-body
+#:   terms): the default.
+#: - ``nose-hoover-chain``: LAMMPS' default chain of 3. With energy injected it settles
+#:   several per cent above T0 (the second thermostat damps the friction the first needs).
+#: - ``csvr``: stochastic velocity rescaling (Bussi, Donadio, Parrinello, J. Chem. Phys. 126
+#:   (2007) 014101; ``fix temp/csvr`` on ``fix nve``/``fix nph``): canonical, but a
+#:   proportional controller, so it sits ≈ P·τ above T0 under an injected power P.
+#:
+#: Measured in ``benchmarks/bench_thermostat.py`` (results in benchmarks/results/README.md).
+Thermostat = Literal["nose-hoover", "nose-hoover-chain", "csvr"]
+THERMOSTATS: tuple[str, ...] = get_args(Thermostat)
 
 
 @dataclass(frozen=True)
@@ -54,6 +73,8 @@ class Stage:
         Target pressure for ``npt`` (GPa).
     max_displacement_A : float
         Largest move per step of the ``limit`` ensemble (Å).
+    thermostat : Thermostat
+        Thermostat of ``nvt``/``npt`` stages (see :data:`Thermostat`).
     thermostat_damping_fs, barostat_damping_fs : float
         Relaxation times (fs).
     trajectory_every, thermo_every, checkpoint_every : int
@@ -70,6 +91,7 @@ class Stage:
     t_end_K: float | None = None
     pressure_GPa: float | None = None
     max_displacement_A: float = 0.1
+    thermostat: Thermostat = "nose-hoover"
     thermostat_damping_fs: float = 100.0
     barostat_damping_fs: float = 1000.0
     trajectory_every: int = 0
@@ -83,6 +105,11 @@ class Stage:
             raise ProtocolError(
                 f"{where}: unknown ensemble '{self.ensemble}'",
                 hint=f"one of {', '.join(ENSEMBLES)}",
+            )
+        if self.thermostat not in THERMOSTATS:
+            raise ProtocolError(
+                f"{where}: unknown thermostat '{self.thermostat}'",
+                hint=f"one of {', '.join(THERMOSTATS)}",
             )
         if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps <= 0:
             raise ProtocolError(f"{where}: steps must be a positive integer, got {self.steps!r}")
@@ -146,6 +173,14 @@ class Protocol:
     def duration_ps(self) -> float:
         """Simulated time over all stages (ps)."""
         return sum(s.duration_ps for s in self.stages)
+
+    def stage_bounds(self) -> list[tuple[int, int]]:
+        """Global (first, last) step of each stage: stage i covers steps first < s ≤ last."""
+        bounds, begin = [], 0
+        for st in self.stages:
+            bounds.append((begin, begin + st.steps))
+            begin += st.steps
+        return bounds
 
     def to_dict(self) -> dict[str, Any]:
         """JSON/TOML-able dict (None values left out)."""

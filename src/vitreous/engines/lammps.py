@@ -194,13 +194,21 @@ class LammpsMD:
         pdamp = stage.barostat_damping_fs * 1e-3
         seed = (self.seed * 7919 + 104729 * (index + 1)) % (2**31 - 2) + 1
         t0, t1 = stage.t_start_K, stage.t_end_K
+        chain = 1 if stage.thermostat == "nose-hoover" else 3  # 3: the LAMMPS default chain
         if stage.ensemble == "nve":
             lmp.command("fix integ all nve")
+        elif stage.ensemble == "nvt" and stage.thermostat == "csvr":
+            lmp.command("fix integ all nve")
+            lmp.command(f"fix bath all temp/csvr {t0} {t1} {tdamp} {seed}")
         elif stage.ensemble == "nvt":
-            lmp.command(f"fix integ all nvt temp {t0} {t1} {tdamp}")
+            lmp.command(f"fix integ all nvt temp {t0} {t1} {tdamp} tchain {chain}")
+        elif stage.ensemble == "npt" and stage.thermostat == "csvr":
+            p = stage.pressure_GPa * GPA_TO_BAR
+            lmp.command(f"fix integ all nph iso {p} {p} {pdamp}")
+            lmp.command(f"fix bath all temp/csvr {t0} {t1} {tdamp} {seed}")
         elif stage.ensemble == "npt":
             p = stage.pressure_GPa * GPA_TO_BAR
-            lmp.command(f"fix integ all npt temp {t0} {t1} {tdamp} iso {p} {p} {pdamp}")
+            lmp.command(f"fix integ all npt temp {t0} {t1} {tdamp} iso {p} {p} {pdamp} tchain {chain}")
         elif stage.ensemble == "langevin":
             lmp.command("fix integ all nve")
             lmp.command(f"fix bath all langevin {t0} {t1} {tdamp} {seed} zero yes")
@@ -509,6 +517,13 @@ class LammpsMD:
         from ase.units import fs
 
         atoms.set_velocities(final["velocities"] / (1000 * fs))
+        stages = []
+        if self._is_root() and (self.run_dir / TRAJECTORY).is_file():
+            from vitreous.engines.stage_stats import stage_statistics
+            from vitreous.io.h5md import H5MDTrajectory
+
+            with H5MDTrajectory(self.run_dir / TRAJECTORY) as traj:
+                stages = stage_statistics(self.protocol, traj.observables())
         summary = {
             "status": "complete",
             "inputs_hash": self.inputs_hash,
@@ -524,6 +539,7 @@ class LammpsMD:
             "simulated_ps": self.protocol.duration_ps,
             "wall_time_s": wall,
             "resumed": resumed,
+            "stages": stages,
             "final": {
                 "temperature_K": thermo["temperature"],
                 "pressure_GPa": thermo["pressure"],

@@ -43,6 +43,8 @@ def collect_results(store: RunStore, out_dir: str | Path) -> dict[str, dict[str,
         res = row.get("result") or {}
         if row["status"] != "complete":
             continue
+        if res.get("stages"):
+            g.setdefault("stages", {})[label] = res["stages"]
         if row["kind"] == "build":
             g["composition_name"] = res.get("composition_name")
             g["v4_fraction_source"] = res.get("v4_fraction_source")
@@ -161,11 +163,10 @@ def _figures(group: str, g: dict[str, Any], folder: Path) -> list[tuple[str, Pat
         ax.legend(frameon=False)
         save(fig, f"msd_{t}K", f"Na MSD at {t} K: all ions, mobile and trapped classes")
     if g.get("arrhenius_json"):
-        from vitreous.analysis.arrhenius import fit_arrhenius
+        from vitreous.analysis.arrhenius import ArrheniusFit
 
         d = json.loads(Path(g["arrhenius_json"]).read_text())
-        fit = fit_arrhenius(np.array(d["temperatures_K"]), np.array(d["values"]),
-                            None if d["errors"] is None else np.array(d["errors"]), d["form"])  # fmt: skip
+        fit = ArrheniusFit.from_dict(d)  # the stored fit, not a refit
         fig, ax = plt.subplots(figsize=(6, 3.6))
         fit.plot(
             ax, [(e["temperature_K"], e["sigma_S_cm"]) for e in d.get("experiment", [])], label="MD (Nernst–Einstein)"
@@ -181,6 +182,30 @@ def _figures(group: str, g: dict[str, Any], folder: Path) -> list[tuple[str, Pat
             if key.startswith("nyquist_"):
                 figs.append((f"Measured impedance and its fit: {Path(png).stem.removeprefix('nyquist_')}", Path(png)))
     return figs
+
+
+def _held_rows(stages: dict[str, list[dict]]) -> list[list[str]]:
+    """Rows of the 'Temperatures held' table (thermostatted stages only)."""
+    rows = []
+    for run, lst in stages.items():
+        for st in lst:
+            if st.get("held") is None:
+                continue
+            flag = "" if st["held"] else "  OFF TARGET"
+            rows.append([run, st["name"], f"{st['target_K']:.0f}", f"{st['mean_T_K']:.0f} ± {st['std_T_K']:.0f}",
+                         f"{st['offset_percent']:+.1f} %{flag}", st.get("thermostat", "")])  # fmt: skip
+    return rows
+
+
+def _extrapolation_note(p: dict[str, Any]) -> str:
+    """Flags of an Arrhenius prediction (outside the fitted range, across Tg)."""
+    notes = []
+    if p.get("extrapolated"):
+        lo, hi = p["fitted_range_K"]
+        notes.append(f"EXTRAPOLATED outside the fitted {lo:.0f}–{hi:.0f} K")
+    if p.get("crosses_tg"):
+        notes.append(f"ACROSS the model's Tg ({p['tg_K']:.0f} K): the line need not hold there")
+    return "; ".join(notes)
 
 
 def _measured_rows(g: dict[str, Any]) -> list[list[str]]:
@@ -248,6 +273,8 @@ def write_report(out_dir: str | Path, store: RunStore) -> dict[str, Path]:
             "Ea_eV": g.get("Ea_eV"), "Ea_err_eV": g.get("Ea_err_eV"),
             "sigma_S_cm": {t: v["value"] for t, v in g["sigma_S_cm"].items()},
             "sigma_err_S_cm": {t: v["err"] for t, v in g["sigma_S_cm"].items()},
+            "sigma_measured_temperature_K": {t: v["temperature_K"] for t, v in g["sigma_S_cm"].items()},
+            "temperatures_held": g.get("stages", {}),
             "sigma_extrapolated_S_cm": {t: v for t, v in (g.get("sigma_extrapolated") or {}).items()},
             "D_cm2_s": g["D_cm2_s"], "rw_percent": g.get("rw_percent"), "status": g["status"],
             "measured": {k: v["result"] for k, v in (g.get("measured") or {}).items() if k != "status"},
@@ -292,7 +319,7 @@ def write_report(out_dir: str | Path, store: RunStore) -> dict[str, Path]:
         for t, v in sorted(g["sigma_S_cm"].items(), key=lambda x: float(x[0])):
             trows.append(
                 [
-                    f"σ(Na+) at {t} K (S/cm)",
+                    f"σ(Na+) at {v['temperature_K']:.0f} K measured (target {t} K) (S/cm)",
                     f"{v['value']:.2e} ± {v['err']:.1e}",
                     f"collective {v['collective']:.1e}; trapped {100 * v['trapped_fraction']:.0f} %"
                     + ("; SUB-DIFFUSIVE run: D is an upper bound" if _subdiffusive(v) else ""),
@@ -308,12 +335,24 @@ def write_report(out_dir: str | Path, store: RunStore) -> dict[str, Path]:
                     [
                         f"σ(Na+) extrapolated to {t} K (S/cm)",
                         f"{p['value']:.1e} (95 %: {p['low']:.1e}–{p['high']:.1e})",
-                        f"measured total {measured:.1e} S/cm (mostly electronic)" if measured else "",
+                        "; ".join(
+                            x
+                            for x in (
+                                f"measured total {measured:.1e} S/cm (mostly electronic)" if measured else "",
+                                _extrapolation_note(p),
+                            )
+                            if x
+                        ),
                     ]
                 )
         if g.get("rw_percent") is not None:
             trows.append(["Rw (%)", _fmt(g["rw_percent"], ".1f"), "against the given experiment"])
         parts.append("<h3>Thermal and transport</h3>" + _table(trows, ["quantity", "this run", "reference"]))
+        held = _held_rows(g.get("stages") or {})
+        if held:
+            parts.append("<h3>Temperatures held</h3><p>Mean T over the second half of each thermostatted "
+                         "stage against its target (the engine warns beyond 1 %).</p>"
+                         + _table(held, ["run", "stage", "target (K)", "measured (K)", "offset", "thermostat"]))  # fmt: skip
         mrows = _measured_rows(g)
         if mrows:
             parts.append("<h3>Measurements (fitted from the study's files)</h3>"

@@ -71,6 +71,12 @@ def _build(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]
     return model.summary(density) | extra, {"structure": str(path)}
 
 
+def _held(summary: dict) -> list[dict]:
+    """The engine's per-stage temperature check (target, measured mean, offset), compact."""
+    keys = ("name", "thermostat", "target_K", "mean_T_K", "std_T_K", "offset_percent", "mean_P_GPa", "held")
+    return [{k: st[k] for k in keys if k in st} for st in summary.get("stages", [])]
+
+
 def _melt_quench(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
     from vitreous.engines.lammps import LammpsMD
     from vitreous.io import read_structure
@@ -84,7 +90,7 @@ def _melt_quench(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict,
                         trajectory_every=p["trajectory_every"])  # fmt: skip
     res = LammpsMD(atoms, load_forcefield(p["potential"]), proto, folder, seed=p["seed"],
                    settings=_settings(p)).run(progress=_progress(task.group + " melt-quench"))  # fmt: skip
-    return res.summary["final"] | {"wall_time_s": res.summary["wall_time_s"]}, {
+    return res.summary["final"] | {"wall_time_s": res.summary["wall_time_s"], "stages": _held(res.summary)}, {
         "trajectory": str(res.trajectory),
         "final": str(res.final_structure),
     }
@@ -141,7 +147,9 @@ def _tg_scan(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dic
                     timestep_fs=p["timestep_fs"])  # fmt: skip
     res = LammpsMD(atoms, load_forcefield(p["potential"]), proto, folder, seed=p["seed"],
                    settings=_settings(p)).run(progress=_progress(task.group + " tg-scan"))  # fmt: skip
-    return {"wall_time_s": res.summary["wall_time_s"]}, {"trajectory": str(res.trajectory)}
+    return {"wall_time_s": res.summary["wall_time_s"], "stages": _held(res.summary)}, {
+        "trajectory": str(res.trajectory)
+    }
 
 
 def _tg(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
@@ -165,7 +173,9 @@ def _diffusion(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, d
                       trajectory_every=p["trajectory_every"])[0]  # fmt: skip
     res = LammpsMD(atoms, load_forcefield(p["potential"]), proto, folder, seed=p["seed"],
                    settings=_settings(p)).run(progress=_progress(f"{task.group} {task.label}"))  # fmt: skip
-    return {"wall_time_s": res.summary["wall_time_s"]}, {"trajectory": str(res.trajectory)}
+    return {"wall_time_s": res.summary["wall_time_s"], "stages": _held(res.summary)}, {
+        "trajectory": str(res.trajectory)
+    }
 
 
 def _dynamics(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
@@ -221,7 +231,8 @@ def _arrhenius(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, d
         exp_pts += eis_pts
         labels += ["impedance fit (vitreous exp eis)"] * len(eis_pts)
     save_plot(fit, folder / "arrhenius.png", exp_pts)
-    out = fit.to_dict() | {"sigma_at": {f"{x:g}": fit.predict(x) for x in p["extrapolate_K"]},
+    tg_K = deps["tg"]["result"]["Tg_K"] if "tg" in deps else None
+    out = fit.to_dict() | {"sigma_at": {f"{x:g}": fit.predict(x, tg_K=tg_K) for x in p["extrapolate_K"]},
                            "experiment": [{"temperature_K": a, "sigma_S_cm": b, "label": lab}
                                           for (a, b), lab in zip(exp_pts, labels, strict=True)]}  # fmt: skip
     (folder / "arrhenius.json").write_text(json.dumps(out))

@@ -1,0 +1,85 @@
+"""What each stage of a finished run actually held: mean and spread of T and P against the
+thermostat's target, from the observables an engine recorded (any engine)."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from vitreous.protocols import Protocol
+
+__all__ = ["ThermostatWarning", "stage_statistics"]
+
+#: A thermostatted stage whose mean temperature is off its target by more than this (relative)
+#: triggers a :class:`ThermostatWarning`.
+TOLERANCE = 0.01
+
+
+class ThermostatWarning(UserWarning):
+    """A thermostatted stage did not hold its target temperature."""
+
+
+def stage_statistics(protocol: Protocol, observables: dict[str, np.ndarray], warn: bool = True) -> list[dict[str, Any]]:
+    """Per-stage mean and standard deviation of T (K) and P (GPa) over the stage's second
+    half (the first half may still be relaxing from the previous stage), with the target.
+
+    For a ramp the target is the thermostat's linear ramp at each recorded step, and the
+    offset is the mean of T − T_target. Stages without a target (``nve``) and the
+    displacement-limited ``limit`` stage (hot by design) are reported without a check.
+
+    Parameters
+    ----------
+    protocol : Protocol
+        The protocol that was run.
+    observables : dict
+        ``step``, ``temperature`` (K) and ``pressure`` (GPa) arrays as recorded.
+    warn : bool
+        Issue a :class:`ThermostatWarning` for each stage off by more than 1 %.
+
+    Returns
+    -------
+    list of dict
+        One dict per stage: name, ensemble, thermostat, target_K (mean target over the
+        rows used), mean_T_K, std_T_K, offset_percent, mean_P_GPa, std_P_GPa, rows, held
+        (None when there is nothing to check).
+    """
+    steps = np.asarray(observables["step"])
+    temp = np.asarray(observables["temperature"], dtype=float)
+    press = np.asarray(observables["pressure"], dtype=float)
+    out = []
+    for stage, (first, last) in zip(protocol.stages, protocol.stage_bounds(), strict=True):
+        half = first + stage.steps / 2
+        sel = (steps > half) & (steps <= last)
+        row: dict[str, Any] = {"name": stage.name, "ensemble": stage.ensemble, "rows": int(sel.sum())}
+        if stage.ensemble in ("nvt", "npt"):
+            row["thermostat"] = stage.thermostat
+        if not sel.any():
+            out.append(row | {"held": None})
+            continue
+        t_sel = temp[sel]
+        row |= {
+            "mean_T_K": float(t_sel.mean()),
+            "std_T_K": float(t_sel.std()),
+            "mean_P_GPa": float(press[sel].mean()),
+            "std_P_GPa": float(press[sel].std()),
+        }
+        if stage.ensemble in ("nve", "limit") or stage.t_start_K is None:
+            out.append(row | {"held": None})
+            continue
+        t_end = stage.t_end_K if stage.t_end_K is not None else stage.t_start_K
+        frac = (steps[sel] - first) / stage.steps
+        target = stage.t_start_K + (t_end - stage.t_start_K) * frac
+        offset = float(np.mean(t_sel - target) / np.mean(target))
+        held = abs(offset) <= TOLERANCE
+        row |= {"target_K": float(target.mean()), "offset_percent": 100 * offset, "held": held}
+        if warn and not held:
+            warnings.warn(
+                f"stage '{stage.name}' held {row['mean_T_K']:.0f} K against a target of {row['target_K']:.0f} K "
+                f"({100 * offset:+.1f} %, mean over its second half)",
+                ThermostatWarning,
+                stacklevel=2,
+            )
+        out.append(row)
+    return out
