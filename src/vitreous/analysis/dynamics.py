@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from vitreous.errors import AnalysisError
-from vitreous.units import BOLTZMANN_J_K, ELEMENTARY_CHARGE_C
+from vitreous.units import ANGSTROM3_TO_CM3, BOLTZMANN_J_K, ELEMENTARY_CHARGE_C
 
 __all__ = [
     "DiffusionFit",
@@ -226,7 +226,7 @@ def nernst_einstein_S_cm(
     """σ = N (z e)² D / (H_R V k_B T) in S/cm (D in cm²/s, V in Å³, T in K)."""
     if temperature_K <= 0 or volume_A3 <= 0 or haven_ratio <= 0:
         raise AnalysisError("temperature, volume and Haven ratio must be positive")
-    v_cm3 = volume_A3 * 1e-24
+    v_cm3 = volume_A3 * ANGSTROM3_TO_CM3
     q = charge_e * ELEMENTARY_CHARGE_C
     return n_ions * q**2 * D_cm2_s / (haven_ratio * v_cm3 * BOLTZMANN_J_K * temperature_K)
 
@@ -241,10 +241,21 @@ def collective_conductivity(
 ) -> dict[str, Any]:
     """Einstein–Helfand conductivity (S/cm) from the charge displacement of all atoms.
 
-    ⟨|ΔM(t)|²⟩ with M = Σ q_i r_i (COM drift removed), all time origins (FFT), slope over
-    the same kind of window as D; uncertainty from ``n_blocks`` disjoint time blocks."""
+    σ = lim d⟨|ΔM(t)|²⟩/dt / (6 V k_B T), M = Σ q_i r_i (COM drift removed), ⟨⟩ over all
+    time origins (FFT). The run is cut into ``n_blocks`` disjoint blocks; the lag window is
+    chosen (as for D) among lags shorter than half a block, and the **same window** is
+    fitted on the whole run (the value) and on each block (the spread). The value is, up to
+    origins that straddle block boundaries, the mean of the block estimates, so its
+    standard error is std(blocks)/√n_blocks with a Student-t 95 % interval (n_blocks − 1
+    degrees of freedom); blocks are independent for a diffusive M. A window cut to half a
+    block trades lag length for an error bar that covers (tested on independent random
+    walks in ``tests/test_dynamics.py``)."""
+    from scipy import stats
+
     frames = np.asarray(frames)
     dt = _check_times(np.asarray(traj.times_ps)[frames])
+    if n_blocks < 2:
+        raise AnalysisError(f"the collective σ needs at least 2 blocks, got {n_blocks}")
     drift = _com_drift(traj, frames, chunk)
     m = np.zeros((len(frames), 3))
     for start in range(0, traj.n_atoms, chunk):
@@ -252,24 +263,34 @@ def collective_conductivity(
         x = traj.positions(frames, idx) - drift[:, None, :]
         m += np.einsum("fnd,n->fd", x, charges_e[idx])
     volume = float(np.mean([abs(np.linalg.det(c)) for c in traj.cells(frames)]))
-    factor = ELEMENTARY_CHARGE_C**2 * 1e-16 / 1e-12 / (6 * volume * 1e-24 * BOLTZMANN_J_K * temperature_K)
+    kt_v = BOLTZMANN_J_K * temperature_K * volume * ANGSTROM3_TO_CM3
+    factor = ELEMENTARY_CHARGE_C**2 * A2_PER_PS_TO_CM2_PER_S / (6 * kt_v)  # (e² Å²/ps) → S/cm
+    block_len = len(m) // n_blocks
+    if block_len < 8:
+        raise AnalysisError(
+            f"{len(m)} frames make blocks of {block_len} frames: too few for the collective σ",
+            hint="store more frames or use fewer blocks",
+        )
+    t = np.arange(len(m)) * dt
+    msd_all = msd_fft(m[:, None, :])[:, 0]
+    # window among lags < block_len/2 (the range _choose_window searches)
+    i0, i1, _ = _choose_window(t[:block_len], np.maximum(msd_all[:block_len], 1e-12))
+    window = slice(i0, i1)
 
-    def sigma_of(seg: np.ndarray) -> tuple[float, tuple[float, float]]:
-        msd = msd_fft(seg[:, None, :])[:, 0]
-        t = np.arange(len(seg)) * dt
-        i0, i1, _ = _choose_window(t, np.maximum(msd, 1e-12))
-        slope = np.polyfit(t[i0:i1], msd[i0:i1], 1)[0]  # e² Å²/ps
-        return float(slope * factor), (float(t[i0]), float(t[i1 - 1]))
+    def slope(msd: np.ndarray) -> float:
+        return float(np.polyfit(t[window], msd[window], 1)[0] * factor)
 
-    sigma, window = sigma_of(m)
-    blocks = [b for b in np.array_split(m, n_blocks) if len(b) >= 8]
-    vals = np.array([sigma_of(b - b[0])[0] for b in blocks])
-    err = float(vals.std(ddof=1) / np.sqrt(len(vals))) if len(vals) > 1 else float("nan")
+    sigma = slope(msd_all)
+    vals = np.array([slope(msd_fft(b[:, None, :] - b[0])[:, 0]) for b in np.array_split(m, n_blocks)])
+    err = float(vals.std(ddof=1) / np.sqrt(len(vals)))
+    q = float(stats.t.ppf(0.975, len(vals) - 1))
     return {
         "collective_S_cm": sigma,
         "collective_err_S_cm": err,
-        "fit_window_ps": list(window),
-        "uncertainty": f"standard error over {len(vals)} time blocks (one collective quantity per run: large)",
+        "collective_interval_95_S_cm": [sigma - q * err, sigma + q * err],
+        "fit_window_ps": [float(t[i0]), float(t[i1 - 1])],
+        "uncertainty": f"standard error over {len(vals)} disjoint time blocks fitted on the same lag window; "
+        f"95 % interval with Student t ({len(vals) - 1} dof). One collective quantity per run: large.",
     }
 
 
@@ -337,6 +358,41 @@ class DynamicsResult:
         return ax
 
 
+def _prepeak(traj: Any, frames: np.ndarray, rdf: Any, species: str, n_blocks: int = 5) -> tuple[dict, Any, Any]:
+    """Low-k pre-peak of S_{species,species}(k): a local maximum strictly inside
+    [max(0.3, 2π/L), 1.6] 1/Å (L the shortest cell width; below 2π/L a finite model has no
+    information), with its position and height (above the neighbouring minimum) and their
+    standard errors over ``n_blocks`` blocks of frames; ``found`` false when there is none."""
+    from vitreous.analysis.rdf import PairDistribution
+    from vitreous.analysis.scattering import faber_ziman_partials, find_prepeak
+
+    pair = f"{species}-{species}"
+    k = np.arange(0.2, 3.0, 0.01)
+    s_k = faber_ziman_partials(rdf, k, lorch=True, pairs=[pair])[pair]
+    window = (max(0.3, np.pi / rdf.r_max_A), 1.6)  # r_max = L/2, so 2π/L = π/r_max
+    peak = find_prepeak(k, s_k, window)
+    out: dict[str, Any] = {"window_inv_A": list(window), "found": peak is not None}
+    if peak is None:
+        return out | {"note": "no local maximum inside the window"}, k, s_k
+    blocks = [b for b in np.array_split(np.asarray(frames), min(n_blocks, len(frames))) if len(b)]
+    pos, height = [], []
+    for b in blocks if len(blocks) >= 2 else []:
+        r_b = PairDistribution(r_max_A=rdf.r_max_A, dr_A=rdf.dr_A, split_valence=False).compute(traj, b)
+        s_b = faber_ziman_partials(r_b, k, lorch=True, pairs=[pair])[pair]
+        near = (peak["k_inv_A"] - 0.2, peak["k_inv_A"] + 0.2)
+        p_b = find_prepeak(k, s_b, (max(window[0], near[0]), min(window[1], near[1])))
+        pos.append(np.nan if p_b is None else p_b["k_inv_A"])
+        height.append(0.0 if p_b is None else p_b["height"])
+    n = len(pos)
+
+    def err(v: list[float]) -> float:
+        ok = np.asarray(v)[np.isfinite(v)]
+        return float(np.std(ok, ddof=1) / np.sqrt(len(ok))) if len(ok) >= 2 else float("nan")
+
+    spread = {"k_err_inv_A": err(pos), "height_err": err(height), "n_blocks": n}
+    return out | peak | spread | {"blocks_without_peak": int(np.sum(np.isnan(pos)))}, k, s_k
+
+
 def analyze_dynamics(
     traj: Any,
     species: str = "Na",
@@ -370,7 +426,6 @@ def analyze_dynamics(
     """
     from vitreous.analysis.channels import percolation
     from vitreous.analysis.rdf import PairDistribution
-    from vitreous.analysis.scattering import faber_ziman_partials
 
     frames = np.arange(len(traj)) if frames is None else np.asarray(frames)
     symbols = np.asarray(traj.symbols)
@@ -419,10 +474,7 @@ def analyze_dynamics(
     static = percolation(traj.positions(slice(last, last + 1), ions)[0], cell, link_A)
     visited_pos = traj.positions(frames[:: max(1, len(frames) // 20)], ions[mobile]).reshape(-1, 3)
     visited = percolation(visited_pos, cell, link_A) if len(visited_pos) else None
-    k = np.arange(0.3, 3.0, 0.02)
-    s_nana = faber_ziman_partials(rdf, k, lorch=True, pairs=[f"{species}-{species}"])[f"{species}-{species}"]
-    low = k < 1.6
-    i_pk = int(np.argmax(s_nana[low]))
+    prepeak, k, s_nana = _prepeak(traj, tail, rdf, species)
     ions_d = {
         "threshold_A2": float(threshold_A2),
         "threshold_rule": threshold_rule,
@@ -450,12 +502,7 @@ def analyze_dynamics(
         "link_A": link_A,
         "static": static.to_dict(),
         "visited_by_mobile": visited.to_dict() if visited else None,
-        f"S_{species}{species}_prepeak": {
-            "k_inv_A": float(k[low][i_pk]),
-            "S": float(s_nana[low][i_pk]),
-            "k": k.tolist(),
-            "S_k": s_nana.tolist(),
-        },
+        f"S_{species}{species}_prepeak": prepeak | {"k": k.tolist(), "S_k": s_nana.tolist()},
     }
     msd = MSDResult(t, msd_mean, msd_xyz.mean(axis=1), final, per_ion, species, ions, drift)
     meta = {
