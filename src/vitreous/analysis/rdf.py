@@ -5,7 +5,8 @@ Definitions (SYSTEM.md): ρ0 = N/V, c_a = N_a/N,
     g_ab(r) = V / (N_a N_b) · H_ab(r) / (4π/3 [(r+dr)³ − r³]),
 
 with H_ab the number of ordered (i ∈ a, j ∈ b, i ≠ j) pairs in the shell (Faber–Ziman
-normalisation: an ideal gas gives g_aa = (N_a − 1)/N_a, g_ab = 1). The total
+normalisation: an ideal gas gives g_aa = (N_a − 1)/N_a, g_ab = 1; see
+:meth:`RDFResult.asymptote`). The total
 g(r) = Σ_ab c_a c_b g_ab(r) equals V/N² · H(r)/shell for all pairs, and the running
 coordination n_ab(R) = 4π ρ0 c_b ∫0^R r² g_ab(r) dr is the mean number of b within R of an
 a atom. Pairs come from vesin's neighbour list (any periodic cell); histograms are plain
@@ -104,6 +105,26 @@ class RDFResult:
         if f"{b}-{a}" in self.partials:
             return self.partials[f"{b}-{a}"]
         raise AnalysisError(f"no pair '{pair}' in this g(r)", hint=f"pairs: {', '.join(sorted(self.partials))}")
+
+    def asymptote(self, pair: str) -> float:
+        """g_ab(r → ∞) of this finite system: 1 − N_{a∩b}/(N_a N_b), where N_{a∩b} counts
+        atoms carrying both labels (i ≠ j excludes self pairs): (N_a − 1)/N_a for a like
+        pair, 1 − 1/N_V for ``V4-V``, 1 for unlike elements. Transforms must subtract this,
+        not 1, or a −1/N_a tail becomes a spurious low-k feature."""
+        a, _, b = pair.partition("-")
+        if a not in self.counts or b not in self.counts:
+            raise AnalysisError(f"no pair '{pair}' in this g(r)", hint=f"labels: {', '.join(sorted(self.counts))}")
+
+        def element(label: str) -> str:
+            return label.rstrip("0123456789")
+
+        if a == b:
+            overlap = self.counts[a]
+        elif element(a) == element(b) and (a == element(a) or b == element(b)):
+            overlap = self.counts[a if a != element(a) else b]  # split label within its element
+        else:
+            overlap = 0
+        return 1.0 - overlap / (self.counts[a] * self.counts[b])
 
     def running_coordination(self, pair: str) -> np.ndarray:
         """n_ab(r) = 4π ρ0 c_b ∫0^r r'² g_ab(r') dr' at the bin upper edges."""

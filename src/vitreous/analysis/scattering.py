@@ -1,10 +1,11 @@
 """Structure factors and real-space functions (Faber–Ziman; formulas in SYSTEM.md).
 
-- S_ab(k) = 1 + 4π ρ0 ∫0^rmax r² [g_ab(r) − 1] sin(kr)/(kr) M(r) dr, M the Lorch window
-  sin(πr/rmax)/(πr/rmax) or 1.
+- S_ab(k) = 1 + 4π ρ0 ∫0^rmax r² [g_ab(r) − g_ab(∞)] sin(kr)/(kr) M(r) dr, M the Lorch
+  window sin(πr/rmax)/(πr/rmax) or 1; g_ab(∞) = 1 − δ_ab/N_a in a finite model
+  (:meth:`RDFResult.asymptote`).
 - S(k) − 1 = Σ_ab c_a c_b w_a w_b [S_ab(k) − 1] / (Σ_a c_a w_a)², with w = f(k) (X-ray
-  atomic form factors of neutral atoms, xraylib ``FF_Rayl`` at q = k/4π) or b_c (neutron
-  coherent scattering lengths, periodictable).
+  atomic form factors of neutral atoms, xraylib ``FF_Rayl`` at s = k/4π) or b_c (neutron
+  coherent scattering lengths, Sears 1992); sources in ``data/scattering.toml``.
 - G(r) = (2/π) ∫0^kmax k [S(k) − 1] sin(kr) M(k) dk, M(k) = sin(πk/kmax)/(πk/kmax) (Lorch)
   or 1; T(r) = G(r) + 4π ρ0 r.
 - Direct route for checks: with ρ_a(k) = Σ_{i∈a} exp(i k·r_i) over k commensurate with the
@@ -27,7 +28,10 @@ __all__ = [
     "StructureFactor",
     "direct_partials",
     "faber_ziman_partials",
+    "find_prepeak",
+    "neutron_b_c_fm",
     "reduced_pdf",
+    "scattering_data_sources",
     "scattering_weights",
     "total_from_partials",
     "total_structure_factor",
@@ -37,13 +41,29 @@ Radiation = Literal["xray", "neutron"]
 
 
 @cache
-def _neutron_b(element: str) -> float:
-    import periodictable
+def _scattering_table() -> dict[str, Any]:
+    import tomllib
+    from importlib import resources
 
-    b = getattr(periodictable, element).neutron.b_c
-    if b is None:
-        raise AnalysisError(f"no neutron scattering length for {element}")
-    return float(b)
+    return tomllib.loads(resources.files("vitreous.data").joinpath("scattering.toml").read_text())
+
+
+def scattering_data_sources() -> dict[str, str]:
+    """The sources of the neutron b_c and X-ray f(k) used (``data/scattering.toml``)."""
+    t = _scattering_table()
+    return {"neutron_b_c": t["neutron"]["source"], "xray_form_factor": t["xray"]["source"]}
+
+
+def neutron_b_c_fm(element: str) -> float:
+    """Bound coherent scattering length b_c (fm) of a natural element: Sears 1992 (the NIST
+    table), from ``data/scattering.toml``."""
+    table = _scattering_table()["neutron"]["b_c_fm"]
+    if element not in table:
+        raise AnalysisError(
+            f"no neutron scattering length for {element} in data/scattering.toml",
+            hint=f"tabulated: {', '.join(sorted(table))}; add it with its source",
+        )
+    return float(table[element])
 
 
 def scattering_weights(elements: list[str], k: np.ndarray, radiation: Radiation) -> dict[str, np.ndarray]:
@@ -57,7 +77,7 @@ def scattering_weights(elements: list[str], k: np.ndarray, radiation: Radiation)
         q = k / (4 * np.pi)  # xraylib's momentum transfer sin(θ)/λ in 1/Å
         return {e: np.array([xraylib.FF_Rayl(atomic_numbers[e], float(x)) for x in q]) for e in elements}
     if radiation == "neutron":
-        return {e: np.full_like(k, _neutron_b(e)) for e in elements}
+        return {e: np.full_like(k, neutron_b_c_fm(e)) for e in elements}
     raise AnalysisError(f"unknown radiation '{radiation}'", hint="xray or neutron")
 
 
@@ -82,7 +102,9 @@ def faber_ziman_partials(
     els = rdf.element_labels
     if pairs is None:
         pairs = [f"{a}-{b}" for i, a in enumerate(els) for b in els[i:]]
-    return {p: 1.0 + 4 * np.pi * rdf.density_A3 * kernel @ (rdf.get(p) - 1.0) for p in pairs}
+    # subtract the finite-system asymptote g_ab(∞) (RDFResult.asymptote), not 1: for like
+    # pairs the −1/N_a offset would otherwise transform into a spurious low-k feature
+    return {p: 1.0 + 4 * np.pi * rdf.density_A3 * kernel @ (rdf.get(p) - rdf.asymptote(p)) for p in pairs}
 
 
 def total_from_partials(
@@ -97,6 +119,29 @@ def total_from_partials(
             key = f"{a}-{b}" if f"{a}-{b}" in partials else f"{b}-{a}"
             s = s + concentrations[a] * concentrations[b] * weights[a] * weights[b] * (partials[key] - 1.0)
     return 1.0 + s / mean_w**2
+
+
+def find_prepeak(
+    k: np.ndarray, S: np.ndarray, window_inv_A: tuple[float, float], min_height: float = 0.0
+) -> dict[str, float] | None:
+    """The highest local maximum of S(k) strictly inside ``window_inv_A`` (1/Å), or None.
+
+    A point at the window's edge is not a peak. ``height`` is the peak's prominence: its
+    rise above the higher of the two neighbouring minima (``scipy.signal.find_peaks``).
+    Peaks no higher than ``min_height`` are ignored.
+    """
+    from scipy.signal import find_peaks
+
+    k = np.asarray(k, dtype=float)
+    S = np.asarray(S, dtype=float)
+    lo, hi = window_inv_A
+    idx, props = find_peaks(S, prominence=0.0)
+    inside = (k[idx] > lo) & (k[idx] < hi) & (props["prominences"] > min_height)
+    if not inside.any():
+        return None
+    best = int(np.argmax(np.where(inside, S[idx], -np.inf)))
+    i = int(idx[best])
+    return {"k_inv_A": float(k[i]), "S": float(S[i]), "height": float(props["prominences"][best])}
 
 
 @dataclass

@@ -14,7 +14,9 @@ from vitreous.analysis.rdf import PairDistribution, RDFResult
 from vitreous.analysis.scattering import (
     StructureFactor,
     faber_ziman_partials,
+    neutron_b_c_fm,
     reduced_pdf,
+    scattering_data_sources,
     total_structure_factor,
 )
 from vitreous.errors import AnalysisError
@@ -218,17 +220,18 @@ def analyze_structure(
     conc = {e: rdf.concentration(e) for e in rdf.element_labels}
     mean_w = sum(conc[e] * w[e] for e in conc)
     g_w = sum(conc[a] * conc[b] * w[a] * w[b] * rdf.get(f"{a}-{b}") for a in conc for b in conc) / mean_w**2
+    g_w_inf = sum(conc[a] * conc[b] * w[a] * w[b] * rdf.asymptote(f"{a}-{b}") for a in conc for b in conc) / mean_w**2
     real_space = {
         "r": r,
         "G": g_x,
         "T": g_x + 4 * np.pi * rho0 * r,
         "G_neutron": g_n,
         "T_neutron": g_n + 4 * np.pi * rho0 * r,
-        "G_from_gr": 4 * np.pi * rho0 * r * (g_w - 1.0),
+        "G_from_gr": 4 * np.pi * rho0 * r * (g_w - g_w_inf),
         "k_max": k_max_inv_A,
         "lorch": lorch,
         "note": "G and T from the X-ray S(k); *_neutron from the neutron S(k); G_from_gr is the neutron-weighted "
-        "4πρ0 r [g(r) − 1] without k truncation",
+        "4πρ0 r [g(r) − g(∞)] without k truncation (g(∞) = 1 − O(1/N) in a finite model)",
     }
     result = StructureResult(rdf, network, bonds, xray, neutron, na, real_space)
     result.metadata = {
@@ -243,6 +246,7 @@ def analyze_structure(
         "lorch": lorch,
         "k_max_inv_A": k_max_inv_A,
         "cutoffs_A": {f"{a}-{b}": v for (a, b), v in cuts.items() if b == "O"},
-        "scattering_data": "X-ray f(k): xraylib FF_Rayl (neutral atoms); neutron b_c: periodictable",
+        "scattering_data": scattering_data_sources()
+        | {"neutron_b_c_fm": {e: neutron_b_c_fm(e) for e in rdf.element_labels}},
     }
     return result
