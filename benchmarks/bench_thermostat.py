@@ -3,11 +3,11 @@ Na diffusion? The measurement behind the choice of thermostat in the built-in st
 
 On one relaxed NVP28 glass (405 atoms, BMP force field, whose truncated three-body terms
 inject energy) runs the same NVT schedule at ``T`` with a Nosé–Hoover chain (LAMMPS default
-chain of 3), a single Nosé–Hoover thermostat and CSVR (Bussi 2007), all with a 100 fs
-damping time, and the three-body-free ``pmmcs+bmp-v`` set as a control. Prints the mean and
+chain of 3) and CSVR (Bussi 2007) at two damping times each, and the three-body-free
+``pmmcs+bmp-v`` set as a control. The glass is made with the default thermostat. Prints the mean and
 standard deviation of T over production and Na D (MSD slope, vitreous.analysis.dynamics).
 
-Usage: python benchmarks/bench_thermostat.py [T_K ...]   (default 1300)
+Usage: python benchmarks/bench_thermostat.py [T_K ...] [force field ...]   (default 1300, both)
 """
 
 from __future__ import annotations
@@ -25,12 +25,14 @@ from vitreous.io.h5md import H5MDTrajectory
 from vitreous.potentials import load_forcefield
 from vitreous.protocols import Protocol, Stage, melt_quench
 
+# (force field, thermostat, damping fs)
 VARIANTS = (
-    ("bmp", "nose-hoover-chain"),
-    ("bmp", "nose-hoover"),
-    ("bmp", "csvr"),
-    ("pmmcs+bmp-v", "nose-hoover-chain"),
-    ("pmmcs+bmp-v", "nose-hoover"),
+    ("bmp", "nose-hoover", 100.0),
+    ("bmp", "nose-hoover", 25.0),
+    ("bmp", "csvr", 100.0),
+    ("bmp", "csvr", 10.0),
+    ("pmmcs+bmp-v", "nose-hoover", 100.0),
+    ("pmmcs+bmp-v", "nose-hoover", 25.0),
 )
 
 
@@ -41,8 +43,10 @@ def glass(ff_name: str, tmp: Path):
     return LammpsMD(atoms, load_forcefield(ff_name), proto, tmp / f"mq-{ff_name}", seed=1).run(False).final_atoms
 
 
-def run(start, ff_name: str, thermostat: str, t_K: float, tmp: Path) -> tuple[float, float, float, float]:
-    common = dict(t_start_K=t_K, thermostat=thermostat, thermo_every=10, checkpoint_every=100000)
+def run(start, ff_name: str, thermostat: str, damp_fs: float, t_K: float, tmp: Path) -> tuple[float, ...]:
+    common = dict(
+        t_start_K=t_K, thermostat=thermostat, thermostat_damping_fs=damp_fs, thermo_every=10, checkpoint_every=100000
+    )
     proto = Protocol(
         "nvt",
         (
@@ -50,7 +54,7 @@ def run(start, ff_name: str, thermostat: str, t_K: float, tmp: Path) -> tuple[fl
             Stage("production", "nvt", 8000, trajectory_every=50, **common),
         ),
     )
-    folder = tmp / f"{ff_name}-{thermostat}-{t_K:g}"
+    folder = tmp / f"{ff_name}-{thermostat}-{damp_fs:g}-{t_K:g}"
     LammpsMD(start, load_forcefield(ff_name), proto, folder, seed=5).run(False)
     with H5MDTrajectory(folder / "trajectory.h5") as traj:
         obs = traj.observables()
@@ -62,20 +66,25 @@ def run(start, ff_name: str, thermostat: str, t_K: float, tmp: Path) -> tuple[fl
     return float(temps.mean()), float(temps.std()), dyn.diffusion.D_cm2_s, dyn.diffusion.D_err_cm2_s
 
 
-def main(temps: list[float]) -> None:
-    print("NVP28 405 atoms; 2 ps equilibration + 8 ps production (1 fs), damping 100 fs; T over production")
+def main(temps: list[float], only: tuple[str, ...] = ()) -> None:
+    print("NVP28 405 atoms; 2 ps equilibration + 8 ps production (1 fs); T over production;")
+    print(f"canonical sd of the kinetic T of 405 atoms: T*sqrt(2/(3N)) = {temps[0] * (2 / (3 * 405)) ** 0.5:.0f} K")
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        starts = {name: glass(name, tmp) for name in ("bmp", "pmmcs+bmp-v")}
+        starts = {name: glass(name, tmp) for name in ("bmp", "pmmcs+bmp-v") if not only or name in only}
         for t_K in temps:
-            for ff_name, thermostat in VARIANTS:
-                mean, std, d_na, d_err = run(starts[ff_name], ff_name, thermostat, t_K, tmp)
+            for ff_name, thermostat, damp in VARIANTS:
+                if only and ff_name not in only:
+                    continue
+                mean, std, d_na, d_err = run(starts[ff_name], ff_name, thermostat, damp, t_K, tmp)
                 print(
-                    f"  {ff_name:12s} {thermostat:12s} target {t_K:6.0f} K: mean T {mean:7.1f} K "
+                    f"  {ff_name:12s} {thermostat:17s} {damp:4.0f} fs, target {t_K:5.0f} K: mean T {mean:7.1f} K "
                     f"({100 * (mean / t_K - 1):+5.1f} %), std {std:5.1f} K; D_Na {d_na:.2e} ± {d_err:.1e} cm²/s"
                 )
                 sys.stdout.flush()
 
 
 if __name__ == "__main__":
-    main([float(a) for a in sys.argv[1:]] or [1300.0])
+    args = sys.argv[1:]
+    names = tuple(a for a in args if not a.replace(".", "").isdigit())
+    main([float(a) for a in args if a.replace(".", "").isdigit()] or [1300.0], names)

