@@ -1,7 +1,12 @@
-"""Glass transition temperature from a cooling scan.
+"""Glass transition temperature from a cooling run.
 
 Tg is the intersection of two straight lines fitted to volume (or enthalpy) against
-temperature in the glass and liquid regimes (SYSTEM.md). The break point is optimised:
+temperature in the glass and liquid regimes (SYSTEM.md). The run is a continuous NPT cooling
+at a stated rate (:func:`vitreous.protocols.tg_cooling`; volume and enthalpy averaged in
+windows of the thermostat's ramp, each window's x the mean measured T: see
+:func:`cooling_averages`) or a stepwise scan (:func:`scan_averages`). Tg depends on the
+cooling rate (roughly linearly in log rate; MD rates of 1-100 K/ps are 10-12 orders of
+magnitude above a DSC's 10 K/min), so the rate is part of the result. The break point is optimised:
 the continuous two-segment model y = a + b (T − Tg) + c max(0, T − Tg) is fitted by least
 squares for every candidate Tg on a fine grid between the 3rd-lowest and 3rd-highest
 temperature, then refined; the interval comes from a residual bootstrap (refit on the model
@@ -17,7 +22,7 @@ import numpy as np
 
 from vitreous.errors import AnalysisError
 
-__all__ = ["TgFit", "fit_tg", "scan_averages"]
+__all__ = ["TgFit", "cooling_averages", "fit_tg", "scan_averages", "tg_from_source"]
 
 
 @dataclass
@@ -31,10 +36,13 @@ class TgFit:
     quantity: str
     slopes: tuple[float, float]
     n_bootstrap: int
+    coef: np.ndarray
+    cooling_rate_K_per_ps: float | None = None
+    averaging: str = ""
 
     def model(self, t: np.ndarray) -> np.ndarray:
         """The fitted two-line model at temperatures t."""
-        return _design(np.asarray(t, dtype=float), self.Tg_K) @ self._coef
+        return _design(np.asarray(t, dtype=float), self.Tg_K) @ self.coef
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict."""
@@ -46,9 +54,29 @@ class TgFit:
             "slope_liquid": self.slopes[1],
             "temperatures_K": self.temperatures_K.tolist(),
             "values": self.values.tolist(),
+            "coef": self.coef.tolist(),
+            "n_bootstrap": self.n_bootstrap,
+            "cooling_rate_K_per_ps": self.cooling_rate_K_per_ps,
+            "averaging": self.averaging,
             "method": f"continuous two-line least squares, break optimised; 95 % residual bootstrap "
             f"({self.n_bootstrap} resamples)",
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TgFit:
+        """Inverse of :meth:`to_dict` (no refit)."""
+        return cls(
+            float(d["Tg_K"]),
+            (float(d["Tg_interval_K"][0]), float(d["Tg_interval_K"][1])),
+            np.asarray(d["temperatures_K"], dtype=float),
+            np.asarray(d["values"], dtype=float),
+            d["quantity"],
+            (float(d["slope_glass"]), float(d["slope_liquid"])),
+            int(d["n_bootstrap"]),
+            np.asarray(d["coef"], dtype=float),
+            d.get("cooling_rate_K_per_ps"),
+            d.get("averaging", ""),
+        )
 
     def plot(self, ax: Any) -> Any:
         """Data, the two lines and Tg."""
@@ -117,8 +145,8 @@ def fit_tg(
         quantity,
         (float(coef[1]), float(coef[1] + coef[2])),
         n_bootstrap,
+        coef,
     )
-    fit._coef = coef
     return fit
 
 
@@ -139,9 +167,40 @@ def scan_averages(
     return np.array(out_t), np.array(out_v)
 
 
-def tg_from_source(source: Any, quantity: str = "volume") -> TgFit:
-    """Tg from a tg-scan H5MD trajectory (stage temperatures from its protocol metadata,
-    second-half averages per stage) or from a text file with columns T, V[, H]."""
+def cooling_averages(
+    observables: dict[str, np.ndarray], stage: dict[str, Any], first_step: int, window_K: float, quantity: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Window averages of a continuous cooling stage.
+
+    The thermostat target falls linearly from ``t_start_K`` to ``t_end_K`` over the stage's
+    steps; rows are grouped in windows of ``window_K`` of that target and each window gives
+    (mean measured T, mean ``quantity``). Windows with fewer than 3 rows are dropped.
+    """
+    if window_K <= 0:
+        raise AnalysisError(f"window must be positive (K), got {window_K}")
+    steps = np.asarray(observables["step"])
+    sel = (steps > first_step) & (steps <= first_step + stage["steps"])
+    frac = (steps[sel] - first_step) / stage["steps"]
+    target = stage["t_start_K"] + (stage["t_end_K"] - stage["t_start_K"]) * frac
+    edges = np.arange(stage["t_end_K"], stage["t_start_K"] + window_K / 2, window_K)
+    which = np.digitize(target, edges)
+    temp = np.asarray(observables["temperature"])[sel]
+    vals = np.asarray(observables[quantity])[sel]
+    out_t, out_v = [], []
+    for w in np.unique(which):
+        m = which == w
+        if m.sum() >= 3:
+            out_t.append(float(temp[m].mean()))
+            out_v.append(float(vals[m].mean()))
+    return np.array(out_t), np.array(out_v)
+
+
+def tg_from_source(source: Any, quantity: str = "volume", window_K: float = 25.0, n_bootstrap: int = 500) -> TgFit:
+    """Tg from a cooling H5MD trajectory or a text file with columns T, V[, H].
+
+    H5MD: a continuous cooling (an NPT stage whose target temperature falls; window
+    averages, :func:`cooling_averages`, rate in the result), else a stepwise scan
+    (second-half average of each NPT stage)."""
     from pathlib import Path
 
     from vitreous.errors import InputFileError
@@ -160,13 +219,31 @@ def tg_from_source(source: Any, quantity: str = "volume") -> TgFit:
             proto = traj.metadata.get("protocol")
         if not proto:
             raise InputFileError(f"{path} has no protocol metadata", hint="give a text file T V [H]")
-        temps, bounds, step = [], [], 0
-        for st in proto["stages"]:
-            temps.append(float(st.get("t_start_K", np.nan)))
-            bounds.append((step, step + st["steps"]))
-            step += st["steps"]
-        keep = [k for k, st in enumerate(proto["stages"]) if st["ensemble"] == "npt"] or list(range(len(temps)))
+        from vitreous.protocols import Protocol
+
+        protocol = Protocol.from_dict(proto)
+        bounds = protocol.stage_bounds()
+        ramps = [
+            k
+            for k, st in enumerate(protocol.stages)
+            if st.ensemble == "npt" and st.t_start_K is not None and (st.t_end_K or st.t_start_K) < st.t_start_K
+        ]
+        if quantity not in obs:
+            raise InputFileError(f"{path} has no {quantity} observable")
+        if ramps:
+            st = protocol.stages[ramps[-1]]
+            t, v = cooling_averages(obs, proto["stages"][ramps[-1]], bounds[ramps[-1]][0], window_K, quantity)
+            rate = (st.t_start_K - st.t_end_K) / st.duration_ps
+            fit = fit_tg(t, v, names[quantity], n_bootstrap)
+            fit.cooling_rate_K_per_ps = rate
+            fit.averaging = f"continuous NPT cooling at {rate:g} K/ps, averages in {window_K:g} K windows of the ramp"
+            return fit
+        temps = [float(st.t_start_K) if st.t_start_K is not None else np.nan for st in protocol.stages]
+        keep = [k for k, st in enumerate(protocol.stages) if st.ensemble == "npt"] or list(range(len(temps)))
         t, v = scan_averages(obs, [temps[k] for k in keep], [bounds[k] for k in keep], quantity)
+        fit = fit_tg(t, v, names[quantity], n_bootstrap)
+        fit.averaging = "stepwise scan, second half of each stage"
+        return fit
     else:
         try:
             data = np.loadtxt(path, comments="#", ndmin=2)
@@ -176,4 +253,6 @@ def tg_from_source(source: Any, quantity: str = "volume") -> TgFit:
         if data.shape[1] <= col:
             raise InputFileError(f"{path} has no column for {quantity}")
         t, v = data[:, 0], data[:, col]
-    return fit_tg(t, v, names[quantity])
+    fit = fit_tg(t, v, names[quantity], n_bootstrap)
+    fit.averaging = f"as given in {path.name}"
+    return fit

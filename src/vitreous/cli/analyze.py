@@ -217,15 +217,16 @@ def arrhenius(
 @app.command("tg")
 @handle_errors
 def tg(
-    source: Annotated[Path, typer.Argument(help="Tg-scan trajectory (H5MD) or text with columns T V [H]")],
+    source: Annotated[Path, typer.Argument(help="Cooling trajectory (H5MD) or text with columns T V [H]")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Result JSON")],
     quantity: Annotated[str, typer.Option(help="volume, density or enthalpy")] = "volume",
+    window_K: Annotated[float, typer.Option("--window-K", help="Averaging window on a continuous cooling (K)")] = 25.0,
     plots: Annotated[Path | None, typer.Option(help="Folder for the Tg plot")] = None,
 ) -> None:
     """Tg from the change of slope of volume (or enthalpy) against T on cooling."""
     from vitreous.analysis.thermal import tg_from_source
 
-    fit = tg_from_source(source, quantity)
+    fit = tg_from_source(source, quantity, window_K)
     write_json(fit.to_dict(), output)
     if plots is not None:
         from vitreous.report.figures import save_plot
@@ -233,5 +234,6 @@ def tg(
         save_plot(fit, plots / "tg.png")
     console.print(
         f"Tg = {fit.Tg_K:.0f} K (95 % interval {fit.interval_K[0]:.0f}–{fit.interval_K[1]:.0f} K) from {fit.quantity}"
+        f"; {fit.averaging}"
     )
     console.print(f"wrote {output}")

@@ -108,7 +108,8 @@ def build_graph(spec: StudySpec) -> list[Task]:
                 tg_dep: tuple[str, ...] = ()
                 if spec.tg_scan is not None:
                     scan = add("tg_scan", "tg_scan", g, {**common, **asdict(spec.tg_scan), "seed": seed}, (mq.key,))
-                    tg_task = add("tg", "tg", g, {"quantity": "volume"}, (scan.key,))
+                    tg_task = add("tg", "tg", g, {"quantities": ["enthalpy", "volume"],
+                                                  "window_K": spec.tg_scan.window_K}, (scan.key,))  # fmt: skip
                     group_tasks.append(tg_task)
                     tg_dep = (tg_task.key,)
                 dyn = []

@@ -139,12 +139,12 @@ def _tg_scan(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dic
     from vitreous.engines.lammps import LammpsMD
     from vitreous.io import read_structure
     from vitreous.potentials import load_forcefield
-    from vitreous.protocols import tg_scan
+    from vitreous.protocols import tg_cooling
 
     p = task.params
     atoms = read_structure(deps["melt_quench"]["outputs"]["final"])
-    proto = tg_scan(p["t_high_K"], p["t_low_K"], p["step_K"], p["ps_per_step"], p["pressure_GPa"],
-                    timestep_fs=p["timestep_fs"])  # fmt: skip
+    proto = tg_cooling(p["t_high_K"], p["t_low_K"], p["cooling_rate_K_per_ps"], p["equilibrate_ps"],
+                       p["pressure_GPa"], timestep_fs=p["timestep_fs"])  # fmt: skip
     res = LammpsMD(atoms, load_forcefield(p["potential"]), proto, folder, seed=p["seed"],
                    settings=_settings(p)).run(progress=_progress(task.group + " tg-scan"))  # fmt: skip
     return {"wall_time_s": res.summary["wall_time_s"], "stages": _held(res.summary)}, {
@@ -155,10 +155,19 @@ def _tg_scan(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dic
 def _tg(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
     from vitreous.analysis.thermal import tg_from_source
 
-    fit = tg_from_source(deps["tg_scan"]["outputs"]["trajectory"], task.params["quantity"])
-    save_plot(fit, folder / "tg.png")
-    (folder / "tg.json").write_text(json.dumps(fit.to_dict()))
-    return {"Tg_K": fit.Tg_K, "Tg_interval_K": list(fit.interval_K)}, {"json": str(folder / "tg.json")}
+    p = task.params
+    fits = {q: tg_from_source(deps["tg_scan"]["outputs"]["trajectory"], q, p["window_K"]) for q in p["quantities"]}
+    head = fits[p["quantities"][0]]
+    for q, fit in fits.items():
+        save_plot(fit, folder / f"tg_{q}.png")
+    (folder / "tg.json").write_text(json.dumps({q: fit.to_dict() for q, fit in fits.items()}))
+    return {
+        "Tg_K": head.Tg_K,
+        "Tg_interval_K": list(head.interval_K),
+        "Tg_quantity": p["quantities"][0],
+        "cooling_rate_K_per_ps": head.cooling_rate_K_per_ps,
+        "by_quantity": {q: {"Tg_K": f.Tg_K, "Tg_interval_K": list(f.interval_K)} for q, f in fits.items()},
+    }, {"json": str(folder / "tg.json"), "png": str(folder / f"tg_{p['quantities'][0]}.png")}
 
 
 def _diffusion(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
