@@ -9,8 +9,10 @@ normalisation: an ideal gas gives g_aa = (N_a − 1)/N_a, g_ab = 1; see
 :meth:`RDFResult.asymptote`). The total
 g(r) = Σ_ab c_a c_b g_ab(r) equals V/N² · H(r)/shell for all pairs, and the running
 coordination n_ab(R) = 4π ρ0 c_b ∫0^R r² g_ab(r) dr is the mean number of b within R of an
-a atom. Pairs come from vesin's neighbour list (any periodic cell); histograms are plain
-sums, so frames can be split across workers and added.
+a atom. One histogram per frame over (label pair, bin) from a compiled cell-list kernel
+(orthorhombic cells) or vesin's neighbour list (any periodic cell), see
+:mod:`vitreous.analysis._pairhist`; histograms are plain sums, so frames can be split across
+workers and added.
 """
 
 from __future__ import annotations
@@ -236,7 +238,7 @@ class PairDistribution:
     def compute(self, traj: Any, frames: np.ndarray | None = None) -> RDFResult:
         """Accumulate over ``frames`` (default all) of a trajectory (see
         :func:`vitreous.io.trajectory.open_trajectory`) and return the averages."""
-        from vesin import NeighborList
+        from vitreous.analysis._pairhist import pair_histogram
 
         frames = np.arange(len(traj)) if frames is None else np.asarray(frames)
         if frames.size == 0:
@@ -252,62 +254,39 @@ class PairDistribution:
         nbins = int(np.floor(r_max / self.dr_A + 1e-9))
         edges = np.arange(nbins + 1) * self.dr_A
         r_max = float(edges[-1])
-        symbols = traj.symbols
-        elements = list(dict.fromkeys(symbols))
-        el_idx = {e: i for i, e in enumerate(elements)}
-        el_of = np.array([el_idx[s] for s in symbols])
-        label_sets = [("el", elements, el_of)]
-        if self.split_valence:
-            labels = species_labels(symbols, traj.valence, True)
-            split = [lab for lab in dict.fromkeys(labels) if lab not in el_idx]
-            if split:
-                sp_idx = {lab: i for i, lab in enumerate(split)}
-                sp_of = np.array([sp_idx.get(lab, -1) for lab in labels])
-                label_sets.append(("split", split, sp_of))
-        counts = {e: int(np.sum(el_of == i)) for e, i in el_idx.items()}
-        for _, labs, of in label_sets[1:]:
-            counts.update({lab: int(np.sum(of == i)) for i, lab in enumerate(labs)})
+        symbols = np.asarray(traj.symbols)
+        elements = list(dict.fromkeys(symbols.tolist()))
+        # one histogram per frame over the finest labels (element, or element+valence where
+        # an element comes with several valences); every partial is a sum of its blocks
+        fine = species_labels(symbols, traj.valence, True) if self.split_valence else symbols
+        fine_labels = list(dict.fromkeys(np.asarray(fine).tolist()))
+        fine_of = np.array([fine_labels.index(x) for x in np.asarray(fine).tolist()], dtype=np.int64)
+        element_of_fine = [str(symbols[np.flatnonzero(fine_of == f)[0]]) for f in range(len(fine_labels))]
+        split = [lab for lab in fine_labels if lab not in elements]
+        counts = {e: int(np.sum(symbols == e)) for e in elements}
+        counts.update({lab: int(np.sum(fine_of == fine_labels.index(lab))) for lab in split})
+        members = {e: [f for f in range(len(fine_labels)) if element_of_fine[f] == e] for e in elements}
+        members.update({lab: [fine_labels.index(lab)] for lab in split})
+        keys = [(a, b) for a in elements for b in elements]
+        keys += [(a, b) for a in split for b in split]
+        keys += [pair for a in split for b in elements for pair in ((a, b), (b, a))]
 
         shell = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
         sums: dict[str, np.ndarray] = {}
         hist_total: dict[str, np.ndarray] = {}
         volumes = []
-        nl = NeighborList(cutoff=r_max, full_list=False)
         for f in frames:
             cell = traj.cells(slice(int(f), int(f) + 1))[0]
             pos = traj.positions(slice(int(f), int(f) + 1))[0]
             volume = abs(np.linalg.det(cell))
             volumes.append(volume)
-            i, j, d = nl.compute(points=pos, box=cell, periodic=True, quantities="ijd")
-            b = np.minimum((d / self.dr_A).astype(np.int64), nbins - 1)
-            keep = d < r_max
-            i, j, b = i[keep], j[keep], b[keep]
-            for _, labs, of in label_sets:
-                ns = len(labs)
-                ti, tj = of[i], of[j]
-                ok = (ti >= 0) & (tj >= 0)
-                h = np.bincount(((ti[ok] * ns + tj[ok]) * nbins + b[ok]), minlength=ns * ns * nbins)
-                h = h.reshape(ns, ns, nbins)
-                h = h + h.transpose(1, 0, 2)
-                for x, la in enumerate(labs):
-                    for y, lb in enumerate(labs):
-                        key = _pair_key(la, lb)
-                        norm = volume / (counts[la] * counts[lb] * shell)
-                        sums[key] = sums.get(key, 0) + h[x, y] * norm
-                        hist_total[key] = hist_total.get(key, 0) + h[x, y]
-            if len(label_sets) > 1:  # split labels against element labels (V4-O, O-V4)
-                _, split, sp_of = label_sets[1]
-                ns, ne = len(split), len(elements)
-                for a_of, b_of in ((sp_of[i], el_of[j]), (sp_of[j], el_of[i])):
-                    ok = a_of >= 0
-                    h = np.bincount((a_of[ok] * ne + b_of[ok]) * nbins + b[ok], minlength=ns * ne * nbins)
-                    h = h.reshape(ns, ne, nbins)
-                    for x, la in enumerate(split):
-                        for y, lb in enumerate(elements):
-                            norm = volume / (counts[la] * counts[lb] * shell)
-                            for key in (_pair_key(la, lb), _pair_key(lb, la)):
-                                sums[key] = sums.get(key, 0) + h[x, y] * norm
-                                hist_total[key] = hist_total.get(key, 0) + h[x, y]
+            h = pair_histogram(pos, cell, fine_of, len(fine_labels), r_max, self.dr_A)
+            h = h + h.transpose(1, 0, 2)  # ordered pairs, both directions
+            for a, b in keys:
+                hab = h[np.ix_(members[a], members[b])].sum(axis=(0, 1))
+                key = _pair_key(a, b)
+                sums[key] = sums.get(key, 0) + hab * (volume / (counts[a] * counts[b] * shell))
+                hist_total[key] = hist_total.get(key, 0) + hab
         n = len(frames)
         partials = {k: np.asarray(v, dtype=float) / n for k, v in sums.items()}
         n_atoms = len(symbols)
