@@ -142,6 +142,40 @@ def test_wannier_analysis_of_the_vanadyl_molecule():
     assert res.vanadium[0]["valence_bvs"] == 5 and res.vanadium[0]["valence_formal"] == 5
 
 
+@pytest.mark.parametrize("name", ["v5_built_sp", "v5_rattled_1", "v5_rattled_2"])
+def test_wannier_bond_orders_do_not_need_a_relaxed_geometry(name):
+    """CP2K centres of OV(OH)3 at its built geometry (table bond lengths: the hydroxyl lone
+    pairs lean towards V, 80-82° from the V–O axis) and rattled by 0.07 Å (thermal-like):
+    still one V=O and three V–OH. The former axis-distance rule called every bond of the
+    built molecule double."""
+    atoms, centres = _vanadyl_wannier(DATA / name)
+    res = wannier_bonds(atoms, centres)
+    assert res.unassigned == 0 and res.owned[1] == 8
+    by_o = {b["atoms"][1]: b for b in res.bonds}
+    assert by_o[1]["order"] == "double" and by_o[1]["n_centres"] == 6
+    assert all(by_o[o]["order"] == "single" and by_o[o]["n_centres"] == 4 for o in (2, 3, 4))
+    assert res.criteria["centre_histogram"]["V-O"] == {"6": 1, "4": 3}
+    # every shared centre sits well inside the cone; the lone pairs well outside
+    assert max(a for b in res.bonds for a in b["centre_angles_deg"]) < 50
+
+
+def test_wannier_bond_orders_of_a_strongly_distorted_snapshot():
+    """A rattle that shortens one V–OH to 1.55 Å and stretches V=O to 1.63 Å: the vanadyl's
+    third centre per spin moves to 60° from the axis (0.35 Å from O, between bond-like
+    0.4-0.5 Å and lone-pair-like 0.2-0.3 Å) and counts as a lone pair. Reported as it is:
+    no double bond in this snapshot, no V–OH called double, the angles in the result."""
+    atoms, centres = _vanadyl_wannier(DATA / "v5_rattled_3")
+    res = wannier_bonds(atoms, centres)
+    by_o = {b["atoms"][1]: b for b in res.bonds}
+    assert [by_o[o]["order"] for o in (1, 2, 3, 4)] == ["single"] * 4
+    assert res.lone_pairs[1] == 4
+    # a wider cone (65°) takes the 60° centre: the vanadyl is double again, the V–OH single
+    wide = {b["atoms"][1]: b["order"] for b in wannier_bonds(atoms, centres, cone_deg=65).bonds}
+    assert wide == {1: "double", 2: "single", 3: "single", 4: "single"}
+    with pytest.raises(Exception, match="cone_deg"):
+        wannier_bonds(atoms, centres, cone_deg=95)
+
+
 def test_optimised_geometry_is_read_back():
     from vitreous.engines.cp2k_parse import read_optimized
 
@@ -385,3 +419,52 @@ def test_cli_dft_melt_quench_segments_chain_wavefunctions(tmp_path):
     with pytest.raises(EngineError, match="not found"):
         CP2KRun(vanadyl_v5(), load_dft_settings("pbe-szv-fast"), "single-point", tmp_path / "x",
                 guess_wfn=tmp_path / "missing.wfn").run()  # fmt: skip
+
+
+def test_wannier_bonds_in_a_glass_cell_with_leaning_lone_pairs(relaxed_nvp28):
+    """A classical NVP28 glass cell (405 atoms, thermal disorder) with centres placed per
+    spin: one σ centre per V–O/P–O bond (0.42 Å from O, 30° off the axis) and the O's
+    other pairs as lone pairs 0.3 Å from O, each leaning 75° from its nearest V–O bond
+    (as in a thermal snapshot), none within the cone of any bond. Every bond is single;
+    the former axis-distance rule took the leaning lone pairs and made NBO bonds double."""
+    atoms = relaxed_nvp28.copy()
+    res0 = wannier_bonds(atoms, np.zeros((1, 3)) + 100.0)  # candidate bonds only (no centres)
+    bonds_of = {}
+    for b in res0.bonds:
+        bonds_of.setdefault(b["atoms"][1], []).append(b["atoms"][0])
+    pos, cell = atoms.positions, atoms.cell.array
+
+    def axis(o, c):
+        d = pos[c] - pos[o]
+        f = d @ np.linalg.inv(cell)
+        d = (f - np.round(f)) @ cell
+        return d / np.linalg.norm(d)
+
+    rng = np.random.default_rng(0)
+    per_spin, expected_lone = [], 0
+    for o, cations in bonds_of.items():
+        axes = [axis(o, c) for c in cations]
+        for e in axes:
+            per_spin += _centres_about(pos[o], pos[o] + e, 1, 30, r=0.42)
+        v_axes = [e for e, c in zip(axes, cations, strict=True) if atoms.symbols[c] == "V"]
+        for _ in range(max(0, 4 - len(axes))):
+            for _try in range(200):  # a leaning direction outside every bond's cone
+                ref = v_axes[0] if v_axes else axes[0]
+                x = _centres_about(pos[o], pos[o] + ref, 1, 75, r=0.30)[0]
+                x = pos[o] + _rotate_about(x - pos[o], ref, rng.uniform(0, 2 * np.pi))
+                u = (x - pos[o]) / 0.30
+                if all(np.degrees(np.arccos(np.clip(u @ e, -1, 1))) > 60 for e in axes):
+                    per_spin.append(x)
+                    expected_lone += 1
+                    break
+    c = np.array(per_spin)
+    res = wannier_bonds(atoms, [c, c])
+    assert {b["n_centres"] for b in res.bonds} == {2}
+    assert all(b["order"] == "single" for b in res.bonds)
+    assert sum(res.lone_pairs.values()) == 2 * expected_lone and expected_lone > 100
+    assert res.criteria["centre_histogram"]["V-O"] == {"2": sum(b["pair"] == "V-O" for b in res.bonds)}
+
+
+def _rotate_about(v, k, angle):
+    """Rodrigues rotation of v about the unit axis k."""
+    return v * np.cos(angle) + np.cross(k, v) * np.sin(angle) + k * (k @ v) * (1 - np.cos(angle))

@@ -149,7 +149,9 @@ def analyze_electronic(
     run_dir: Annotated[Path, typer.Argument(help="A CP2K run folder (single point with --wannier)")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Result JSON")],
     bond_cutoff_A: Annotated[float, typer.Option("--bond-cutoff-A", help="Largest V–O bond (Å)")] = 2.4,
-    axis_A: Annotated[float, typer.Option("--axis-A", help="Largest centre distance from a bond axis (Å)")] = 0.9,
+    cone_deg: Annotated[
+        float, typer.Option("--cone-deg", help="Largest angle at O between centre and bond directions (°)")
+    ] = 54.74,
     spin_threshold: Annotated[float, typer.Option(help="|spin| (μB) above which V is V4+")] = 0.5,
     double_min_centres: Annotated[
         int, typer.Option(help="Fewest shared centres (both spins) of a V=O: 6 = σ+2π; 3 = 'more than two'")
@@ -174,7 +176,7 @@ def analyze_electronic(
     if not inputs:
         raise InputFileError(f"{run_dir} holds no CP2K input", hint="run 'vitreous dft single-point --wannier'")
     atoms.set_cell(read_input_cell(inputs[-1]))
-    res = wannier_bonds(atoms, centres, bond_cutoff_A, axis_A, spin, spin_threshold,
+    res = wannier_bonds(atoms, centres, bond_cutoff_A, cone_deg, spin, spin_threshold,
                         double_min_centres=double_min_centres)  # fmt: skip
     write_json(res.to_dict(), output)
     for v in res.vanadium:

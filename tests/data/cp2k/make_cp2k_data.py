@@ -9,6 +9,11 @@ Usage (from the repository root): python tests/data/cp2k/make_cp2k_data.py [--sk
    same preset and box (the centres of the equilibrium geometry of the same Hamiltonian):
    cp2k-0.out, wannier.xyz, structure.extxyz.
 3. v4_sp/: VO(OH)2 (V4+, built geometry, non-periodic box) with spin populations.
+4. v5_built_sp/: Wannier centres of OV(OH)3 at its built, unrelaxed geometry (table bond
+   lengths, 155° V–O–H), and v5_rattled_<seed>/: of the optimised molecule with every atom
+   displaced by a Gaussian of 0.07 Å per axis (seeds 1-3; about what a 300-600 K BOMD
+   snapshot looks like). The bond-order analysis must not depend on the geometry being
+   relaxed.
 """
 
 from __future__ import annotations
@@ -47,14 +52,22 @@ def main() -> None:
     optimized = read_structure(opt_dir / "optimized.extxyz")
     fast = load_dft_settings("pbe-szv-fast")
     only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
-    for name, atoms, wannier in (("v5_sp", optimized, True), ("v4_sp", vanadyl_v4(), False)):
+    import numpy as np
+
+    jobs = [("v5_sp", optimized, True), ("v4_sp", vanadyl_v4(), False), ("v5_built_sp", in_box(vanadyl_v5()), True)]
+    for seed in (1, 2, 3):
+        rattled = optimized.copy()
+        rattled.positions += np.random.default_rng(seed).normal(scale=0.07, size=rattled.positions.shape)
+        jobs.append((f"v5_rattled_{seed}", rattled, True))
+    for name, atoms, wannier in jobs:
         if only is not None and name != only:
             continue
         folder = HERE / name
         shutil.rmtree(folder, ignore_errors=True)
         res = CP2KRun(atoms, fast, "single-point", folder, ranks=RANKS, wannier=wannier, spin_populations=True).run()
         write_structure(atoms, folder / "structure.extxyz")
-        _keep(folder, {"cp2k-0.out", "cp2k-0.inp", "wannier.xyz", "structure.extxyz"})
+        keep = {"cp2k-0.out", "cp2k-0.inp", "wannier.xyz", "structure.extxyz"}
+        _keep(folder, keep if name in ("v5_sp", "v4_sp") else keep - {"cp2k-0.out"})
         print(name, res["energy_eV"], res["scf_steps"], f"{res['wall_time_s']:.0f} s")
 
 
