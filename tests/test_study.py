@@ -38,8 +38,11 @@ def serial_run(tmp_path_factory):
 
 
 def _comparable(out: Path) -> dict:
-    """results.json without wall-clock-dependent fields."""
-    return json.loads((out / "results.json").read_text())
+    """results.json, checked to hold no wall-clock field (it must not: the same seeds give
+    the same results whatever the executor)."""
+    text = (out / "results.json").read_text()
+    assert "wall" not in text and "time_s" not in text
+    return json.loads(text)
 
 
 @pytest.mark.parametrize(
