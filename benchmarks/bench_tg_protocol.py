@@ -2,11 +2,11 @@
 measurement behind the built-in quick study's [tg_scan] choice.
 
 Makes the quick study's glass (NVP28, 405 atoms, BMP + PPPM, its melt-quench schedule),
-then cools it continuously in NPT from ``T_high`` to ``T_low`` at each rate, and prints Tg
+then cools it continuously in NPT from ``--t-high`` to ``--t-low`` at each rate, and prints Tg
 from enthalpy and from volume (25 K windows, two-line fit, 95 % residual bootstrap), the
 width of the interval and the wall time.
 
-Usage: python benchmarks/bench_tg_protocol.py [rate_K_per_ps ...]   (default 100 50)
+Usage: python benchmarks/bench_tg_protocol.py [rate_K_per_ps ...] [--t-high 2000] [--t-low 500]
 """
 
 from __future__ import annotations
@@ -23,10 +23,8 @@ from vitreous.engines.lammps import LammpsMD
 from vitreous.potentials import load_forcefield
 from vitreous.protocols import melt_quench, tg_cooling
 
-T_HIGH, T_LOW = 2000.0, 500.0
 
-
-def main(rates: list[float]) -> None:
+def main(rates: list[float], t_high: float, t_low: float) -> None:
     preset = get_preset("NVP28")
     ff = load_forcefield("bmp")
     with tempfile.TemporaryDirectory() as d:
@@ -34,10 +32,10 @@ def main(rates: list[float]) -> None:
         atoms = random_glass(counts(preset.composition, 405), preset.density_g_cm3, seed=1)
         mq = melt_quench(3000.0, 5.0, 200.0, 300.0, 3.0, relax_ps=1.0, trajectory_every=0)
         glass = LammpsMD(atoms, ff, mq, tmp / "mq", seed=1).run(False).final_atoms
-        print(f"NVP28 405 atoms, BMP + PPPM; NPT cooling {T_HIGH:g} -> {T_LOW:g} K after 2 ps at {T_HIGH:g} K")
+        print(f"NVP28 405 atoms, BMP + PPPM; NPT cooling {t_high:g} -> {t_low:g} K after 2 ps at {t_high:g} K")
         for rate in rates:
             t0 = time.perf_counter()
-            res = LammpsMD(glass, ff, tg_cooling(T_HIGH, T_LOW, rate), tmp / f"tg-{rate:g}", seed=1).run(False)
+            res = LammpsMD(glass, ff, tg_cooling(t_high, t_low, rate), tmp / f"tg-{rate:g}", seed=1).run(False)
             wall = time.perf_counter() - t0
             for q in ("enthalpy", "volume"):
                 fit = tg_from_source(res.trajectory, q)
@@ -50,4 +48,11 @@ def main(rates: list[float]) -> None:
 
 
 if __name__ == "__main__":
-    main([float(a) for a in sys.argv[1:]] or [100.0, 50.0])
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("rates", type=float, nargs="*", default=[100.0, 50.0], help="K/ps")
+    ap.add_argument("--t-high", type=float, default=2000.0)
+    ap.add_argument("--t-low", type=float, default=500.0)
+    a = ap.parse_args()
+    main(a.rates, a.t_high, a.t_low)

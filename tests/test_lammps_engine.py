@@ -305,6 +305,18 @@ def test_cli_md_bad_input(tmp_path, nvp28_small):
         ),
         (["md", str(s), "-o", str(tmp_path / "r"), "--steps", "10"], "--temperature-K"),
         (
+            ["md", str(s), "-o", str(tmp_path / "r"), "--temperature-K", "300", "--thermostat", "berendsen"],
+            "unknown thermostat",
+        ),
+        (
+            ["tg-cooling", str(s), "-o", str(tmp_path / "t"), "--t-high-K", "500", "--t-low-K", "800"],
+            "t_high_K > t_low_K",
+        ),
+        (
+            ["tg-cooling", str(s), "-o", str(tmp_path / "t"), "--cooling-rate-K-per-ps", "0"],
+            "cooling rate must be positive",
+        ),
+        (
             ["md", str(s), "-o", str(tmp_path / "r"), "--temperature-K", "300", "-p", "nope"],
             "unknown force field",
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from vitreous.errors import InputFileError, ProtocolError
@@ -28,6 +29,40 @@ def test_tg_scan_and_diffusion():
     runs = diffusion([900, 1200], equilibrate_ps=1, production_ps=5)
     assert [r.name for r in runs] == ["diffusion-900K", "diffusion-1200K"]
     assert runs[1].stages[1].trajectory_every > 0 and runs[1].stages[1].duration_ps == pytest.approx(5)
+
+
+def test_tg_cooling_ramps_at_the_stated_rate():
+    from vitreous.protocols import tg_cooling
+
+    p = tg_cooling(2000, 500, 50.0, equilibrate_ps=2.0, timestep_fs=2.0)
+    eq, cool = p.stages
+    assert (eq.ensemble, cool.ensemble) == ("npt", "npt")
+    assert eq.t_start_K == eq.t_end_K == 2000 and eq.duration_ps == pytest.approx(2.0)
+    assert (cool.t_start_K, cool.t_end_K) == (2000, 500)
+    assert (cool.t_start_K - cool.t_end_K) / cool.duration_ps == pytest.approx(50.0)  # K/ps
+    assert p.stage_bounds() == [(0, 1000), (1000, 16000)]
+    for bad in ((500, 2000, 50.0), (2000, 500, 0.0), (2000, 500, float("nan"))):
+        with pytest.raises(ProtocolError):
+            tg_cooling(*bad)
+
+
+def test_cooling_averages_follow_the_ramp():
+    """Synthetic observables of a 2000 → 500 K ramp: window means of T and V recover the
+    bilinear V(T) the fit sees."""
+    from vitreous.analysis.thermal import cooling_averages, fit_tg
+    from vitreous.protocols import tg_cooling
+
+    p = tg_cooling(2000, 500, 100.0, equilibrate_ps=1.0)
+    first, last = p.stage_bounds()[1]
+    steps = np.arange(0, last + 1, 10)
+    frac = np.clip((steps - first) / (last - first), 0, 1)
+    temp = 2000 - 1500 * frac
+    vol = 5000 + 0.1 * (temp - 900) + 0.3 * np.maximum(0, temp - 900)
+    obs = {"step": steps, "temperature": temp, "volume": vol}
+    t, v = cooling_averages(obs, p.to_dict()["stages"][1], first, 50.0, "volume")
+    assert len(t) == 30 and np.all(np.diff(t) > 0)
+    np.testing.assert_allclose(np.diff(t), 50.0, rtol=0.05)
+    assert fit_tg(t, v).Tg_K == pytest.approx(900, abs=15)
 
 
 def test_toml_round_trip(tmp_path):

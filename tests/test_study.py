@@ -61,6 +61,10 @@ def _comparable(out: Path) -> dict:
         ({"experiment": {"NVP10": {}}}, "not one of the compositions"),
         ({"experiment": {"NVP28": {"structure": {"file": "missing.dat"}}}}, "does not exist"),
         ({"cluster": {"kind": "lsf"}}, "slurm or pbs"),
+        ({"tg_scan": {"step_K": 100.0}}, "replaced by continuous NPT cooling"),
+        ({"tg_scan": {"cooling_rate_K_per_ps": 0.0}}, "must be positive"),
+        ({"tg_scan": {"window_K": 400.0}}, "fewer than 8 windows"),
+        ({"tg_scan": {"t_low_K": 2500.0}}, "below t_high_K"),
     ],
 )
 def test_study_validation_names_the_key(change, fragment):

@@ -1,4 +1,4 @@
-"""`vitreous melt-quench` and `vitreous md`: classical MD with LAMMPS."""
+"""`vitreous melt-quench`, `vitreous md` and `vitreous tg-cooling`: classical MD with LAMMPS."""
 
 from __future__ import annotations
 
@@ -32,6 +32,13 @@ def _report(result) -> None:
         f"P {f['pressure_GPa']:.3f} GPa, density {f['density_g_cm3']:.4f} g/cm³, "
         f"E_pot {f['potential_energy_eV']:.3f} eV; {s['frames']} frames in {result.trajectory}"
     )
+    for st in s.get("stages", []):
+        if st.get("held") is not None:
+            flag = "" if st["held"] else "  [OFF TARGET]"
+            console.print(
+                f"  {st['name']}: T {st['mean_T_K']:.0f} ± {st['std_T_K']:.0f} K against {st['target_K']:.0f} K "
+                f"({st['offset_percent']:+.1f} %, second half){flag}"
+            )
 
 
 @handle_errors
@@ -84,6 +91,11 @@ def md(
     steps: Annotated[int, typer.Option(help="Number of MD steps")] = 1000,
     potential: Annotated[str, _POT] = "bmp",
     ensemble: Annotated[str, typer.Option(help="nve, nvt, npt, langevin or limit")] = "nvt",
+    temperature_end_K: Annotated[
+        float | None, typer.Option("--temperature-end-K", help="Ramp the thermostat to this temperature (K)")
+    ] = None,
+    thermostat: Annotated[str, typer.Option(help="nose-hoover (chain) or csvr, for nvt/npt")] = "nose-hoover",
+    damping_fs: Annotated[float, typer.Option("--damping-fs", help="Thermostat damping time (fs)")] = 25.0,
     pressure_GPa: Annotated[float | None, typer.Option("--pressure-GPa", help="Pressure for npt (GPa)")] = None,
     timestep_fs: Annotated[float, typer.Option("--timestep-fs", help="Time step (fs)")] = 1.0,
     trajectory_every: Annotated[int, typer.Option(help="Steps between trajectory frames (0: none)")] = 100,
@@ -107,6 +119,9 @@ def md(
         steps=steps,
         timestep_fs=timestep_fs,  # type: ignore[arg-type]
         t_start_K=temperature_K,
+        t_end_K=temperature_end_K,
+        thermostat=thermostat,  # type: ignore[arg-type]
+        thermostat_damping_fs=damping_fs,
         pressure_GPa=pressure_GPa if ensemble == "npt" else None,
         trajectory_every=trajectory_every,
         thermo_every=min(100, steps),
@@ -116,4 +131,32 @@ def md(
     ff = load_forcefield(potential)
     proto = Protocol(f"md-{ensemble}", (stage,))
     result = LammpsMD(atoms, ff, proto, output, seed=seed, settings=_settings(coulomb, threads)).run()
+    _report(result)
+
+
+@handle_errors
+def tg_cooling(
+    structure: Annotated[Path, _STRUCT],
+    output: Annotated[Path, _OUT],
+    potential: Annotated[str, _POT] = "bmp",
+    t_high_K: Annotated[float, typer.Option("--t-high-K", help="Start of the cooling (K)")] = 2000.0,
+    t_low_K: Annotated[float, typer.Option("--t-low-K", help="End of the cooling (K)")] = 500.0,
+    cooling_rate_K_per_ps: Annotated[float, typer.Option("--cooling-rate-K-per-ps", help="Rate (K/ps)")] = 50.0,
+    equilibrate_ps: Annotated[float, typer.Option("--equilibrate-ps", help="NPT hold at t_high (ps)")] = 2.0,
+    pressure_GPa: Annotated[float, typer.Option("--pressure-GPa", help="Pressure (GPa)")] = 1e-4,
+    timestep_fs: Annotated[float, typer.Option("--timestep-fs", help="Time step (fs)")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed")] = 0,
+    coulomb: Annotated[str, _COUL] = "pppm",
+    threads: Annotated[int | None, _THREADS] = None,
+) -> None:
+    """Continuous NPT cooling for Tg (then: vitreous analyze tg OUTPUT/trajectory.h5)."""
+    from vitreous.engines.lammps import LammpsMD
+    from vitreous.io import read_structure
+    from vitreous.potentials import load_forcefield
+    from vitreous.protocols import tg_cooling as recipe
+
+    proto = recipe(t_high_K, t_low_K, cooling_rate_K_per_ps, equilibrate_ps, pressure_GPa, timestep_fs=timestep_fs)
+    atoms = read_structure(structure)
+    result = LammpsMD(atoms, load_forcefield(potential), proto, output, seed=seed,
+                      settings=_settings(coulomb, threads)).run()  # fmt: skip
     _report(result)
