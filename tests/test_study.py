@@ -97,7 +97,7 @@ def test_task_graph_of_the_tiny_study():
     for t in tasks:  # topological
         assert all(order[d] < order[t.key] for d in t.deps)
     arr = next(t for t in tasks if t.kind == "arrhenius")
-    assert {keys[d].kind for d in arr.deps} == {"dynamics"}
+    assert {keys[d].kind for d in arr.deps} == {"dynamics", "tg"}  # Tg flags extrapolations across it
     # a changed input changes the keys downstream of it only
     raw = _raw()
     raw["diffusion"]["production_ps"] = 0.7

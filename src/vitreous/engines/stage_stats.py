@@ -42,8 +42,9 @@ def stage_statistics(protocol: Protocol, observables: dict[str, np.ndarray], war
     -------
     list of dict
         One dict per stage: name, ensemble, thermostat, target_K (mean target over the
-        rows used), mean_T_K, std_T_K, offset_percent, mean_P_GPa, std_P_GPa, rows, held
-        (None when there is nothing to check).
+        rows used), mean_T_K, std_T_K (of T − target where there is a target, so a ramp's
+        own range is left out), offset_percent, mean_P_GPa, std_P_GPa, rows, held (None
+        when there is nothing to check).
     """
     steps = np.asarray(observables["step"])
     temp = np.asarray(observables["temperature"], dtype=float)
@@ -61,7 +62,7 @@ def stage_statistics(protocol: Protocol, observables: dict[str, np.ndarray], war
         t_sel = temp[sel]
         row |= {
             "mean_T_K": float(t_sel.mean()),
-            "std_T_K": float(t_sel.std()),
+            "std_T_K": float(t_sel.std()),  # about the target for thermostatted stages (below)
             "mean_P_GPa": float(press[sel].mean()),
             "std_P_GPa": float(press[sel].std()),
         }
@@ -73,7 +74,12 @@ def stage_statistics(protocol: Protocol, observables: dict[str, np.ndarray], war
         target = stage.t_start_K + (t_end - stage.t_start_K) * frac
         offset = float(np.mean(t_sel - target) / np.mean(target))
         held = abs(offset) <= TOLERANCE
-        row |= {"target_K": float(target.mean()), "offset_percent": 100 * offset, "held": held}
+        row |= {
+            "target_K": float(target.mean()),
+            "offset_percent": 100 * offset,
+            "std_T_K": float(np.std(t_sel - target)),  # a ramp's own spread left out
+            "held": held,
+        }
         if warn and not held:
             warnings.warn(
                 f"stage '{stage.name}' held {row['mean_T_K']:.0f} K against a target of {row['target_K']:.0f} K "

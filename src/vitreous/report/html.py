@@ -324,8 +324,11 @@ def write_report(out_dir: str | Path, store: RunStore) -> dict[str, Path]:
                     f"{g['Tg_K']:.0f} [{iv[0]:.0f}, {iv[1]:.0f}]",
                     f"exp. {tgref['experiment']}, MLIP {tgref['MLIP']}, CMD {tgref['CMD']} (NVP28); "
                     "MD cooling rates are ~1e12 times DSC's, which raises Tg"
-                    + ("; WIDE interval (> ±100 K): too small a model or too short a cooling to pin Tg"
-                       if (iv[1] - iv[0]) / 2 > 100 else ""),
+                    + (
+                        "; WIDE interval (> ±100 K): too small a model or too short a cooling to pin Tg"
+                        if (iv[1] - iv[0]) / 2 > 100
+                        else ""
+                    ),
                 ]
             )
             for q, v in (g.get("Tg_by_quantity") or {}).items():
