@@ -482,3 +482,19 @@ def test_triclinic_cell_goes_through_the_neighbour_list():
     rdf = PairDistribution(r_max_A=8.0, dr_A=0.05, split_valence=False).compute(FrameTrajectory([atoms]))
     g_ase, _ = get_rdf(atoms, 8.0, 160)
     np.testing.assert_allclose(rdf.total, g_ase, rtol=1e-9, atol=1e-9)
+
+
+def test_pair_histogram_from_several_threads():
+    """Two Python threads computing g(r) at once (e.g. a threaded Dask worker) get the same
+    counts as one at a time (numba's workqueue layer would refuse concurrent calls)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from vitreous.analysis._pairhist import pair_histogram
+
+    rng = np.random.default_rng(2)
+    pos = rng.random((2000, 3)) * 30.0
+    lab = rng.integers(0, 3, 2000)
+    one = pair_histogram(pos, np.eye(3) * 30.0, lab, 3, 6.0, 0.05)
+    with ThreadPoolExecutor(2) as ex:
+        both = list(ex.map(lambda _: pair_histogram(pos, np.eye(3) * 30.0, lab, 3, 6.0, 0.05), range(4)))
+    assert all(np.array_equal(h, one) for h in both)

@@ -11,6 +11,8 @@ against freud in ``benchmarks/bench_structure.py``.
 
 from __future__ import annotations
 
+import threading
+
 import numba as nb
 import numpy as np
 
@@ -90,6 +92,11 @@ def _hist_cells(pos, lab, n_lab, box, n_cell, reach, r_max, dr, n_bins, n_thr): 
     return out.sum(axis=0)
 
 
+# numba's default threading layer (workqueue) refuses concurrent calls from several Python
+# threads of one process: serialise them (each call is itself parallel)
+_LOCK = threading.Lock()
+
+
 def set_threads(threads: int | None) -> None:
     """Threads of the compiled kernel (None: numba's default, all cores)."""
     nb.set_num_threads(nb.config.NUMBA_NUM_THREADS if threads is None else max(1, int(threads)))
@@ -131,9 +138,19 @@ def pair_histogram(
     n_cell = np.floor(lengths * reach / r_max_A).astype(np.int64)
     if _orthorhombic(cell) and np.all(n_cell >= 2 * reach + 1):
         wrapped = np.ascontiguousarray(pos - np.floor(pos / lengths) * lengths)
-        return _hist_cells(
-            wrapped, labels, n_labels, lengths, n_cell, reach, float(r_max_A), float(dr_A), n_bins, nb.get_num_threads()
-        )
+        with _LOCK:
+            return _hist_cells(
+                wrapped,
+                labels,
+                n_labels,
+                lengths,
+                n_cell,
+                reach,
+                float(r_max_A),
+                float(dr_A),
+                n_bins,
+                nb.get_num_threads(),
+            )
     from vesin import NeighborList
 
     i, j, d = NeighborList(cutoff=r_max_A, full_list=False).compute(
