@@ -95,7 +95,9 @@ def md(
         float | None, typer.Option("--temperature-end-K", help="Ramp the thermostat to this temperature (K)")
     ] = None,
     thermostat: Annotated[str, typer.Option(help="nose-hoover (chain) or csvr, for nvt/npt")] = "nose-hoover",
-    damping_fs: Annotated[float, typer.Option("--damping-fs", help="Thermostat damping time (fs)")] = 25.0,
+    damping_fs: Annotated[
+        float | None, typer.Option("--damping-fs", help="Thermostat damping time (fs); default: the Stage default")
+    ] = None,
     pressure_GPa: Annotated[float | None, typer.Option("--pressure-GPa", help="Pressure for npt (GPa)")] = None,
     timestep_fs: Annotated[float, typer.Option("--timestep-fs", help="Time step (fs)")] = 1.0,
     trajectory_every: Annotated[int, typer.Option(help="Steps between trajectory frames (0: none)")] = 100,
@@ -121,7 +123,7 @@ def md(
         t_start_K=temperature_K,
         t_end_K=temperature_end_K,
         thermostat=thermostat,  # type: ignore[arg-type]
-        thermostat_damping_fs=damping_fs,
+        **({} if damping_fs is None else {"thermostat_damping_fs": damping_fs}),
         pressure_GPa=pressure_GPa if ensemble == "npt" else None,
         trajectory_every=trajectory_every,
         thermo_every=min(100, steps),
