@@ -190,14 +190,14 @@ def _diffusion(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, d
 def _dynamics(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
     from vitreous.analysis.dynamics import analyze_dynamics
     from vitreous.io.h5md import H5MDTrajectory
+    from vitreous.protocols import Protocol
 
     p = task.params
     path = deps["diffusion"]["outputs"]["trajectory"]
     with H5MDTrajectory(path) as traj, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         steps = traj.steps
-        meta = traj.metadata["protocol"]["stages"]
-        prod_start = sum(s["steps"] for s in meta[:-1])
+        prod_start = Protocol.from_dict(traj.metadata["protocol"]).stage_bounds()[-1][0]
         frames = np.flatnonzero(steps > prod_start)  # production frames only
         res = analyze_dynamics(traj, p["species"], frames, haven_ratio=p["haven_ratio"])
     out = res.to_dict()
