@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -434,8 +434,3 @@ def diffusion(
             )
         )
     return out
-
-
-def with_intervals(protocol: Protocol, **changes: int) -> Protocol:
-    """A copy with output intervals (``trajectory_every`` etc.) changed on every stage."""
-    return Protocol(protocol.name, tuple(replace(s, **changes) for s in protocol.stages))

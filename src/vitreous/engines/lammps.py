@@ -19,7 +19,6 @@ import hashlib
 import json
 import math
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -157,6 +156,7 @@ class LammpsMD:
         self.inputs_hash = _inputs_hash(self.inputs)
         self._comm = None
         self._rank = 0
+        self._t_reference: float | None = None  # first T of an NVE stage (runaway check)
 
     # ------------------------------------------------------------------ helpers
     def _is_root(self) -> bool:
@@ -271,7 +271,7 @@ class LammpsMD:
             return
         t_target = stage.max_temperature_K
         if t_target is None:  # NVE: the temperature the stage started from
-            self._t_reference = getattr(self, "_t_reference", None) or thermo["temperature"]
+            self._t_reference = self._t_reference or thermo["temperature"]
             t_target = self._t_reference
         limit = self.settings.runaway_factor * t_target + 1000.0
         if thermo["temperature"] > limit:
@@ -608,8 +608,3 @@ class _Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
-
-
-def remove_run(run_dir: str | os.PathLike) -> None:
-    """Delete a run folder (used by ``--overwrite``)."""
-    shutil.rmtree(run_dir, ignore_errors=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 from vitreous.errors import EngineError
 
-__all__ = ["energy_forces", "lammps_packages", "new_lammps"]
+__all__ = ["energy_forces", "new_lammps"]
 
 
 def new_lammps(threads: int | None = None, comm: Any = None, log: str | None = None) -> Any:
@@ -43,15 +43,6 @@ def new_lammps(threads: int | None = None, comm: Any = None, log: str | None = N
         return lammps.lammps(cmdargs=args, comm=comm) if comm is not None else lammps.lammps(cmdargs=args)
     except OSError as exc:  # pragma: no cover - loader problems
         raise EngineError(f"cannot load LAMMPS: {exc}", hint="import mpi4py first or set LD_LIBRARY_PATH") from exc
-
-
-def lammps_packages() -> list[str]:
-    """Packages compiled into the installed LAMMPS."""
-    lmp = new_lammps()
-    try:
-        return list(lmp.installed_packages)
-    finally:
-        lmp.close()
 
 
 def energy_forces(
