@@ -17,8 +17,12 @@ def test_melt_quench_schedule():
     assert quench.duration_ps == pytest.approx(27.0)  # (3000 - 300) K / 100 K/ps
     assert p.duration_ps == pytest.approx(2 + 10 + 27 + 5)
     assert p.stages[0].ensemble == "limit"
+    # the fixed-volume anneal is a Langevin bath (it holds its T in a BMP glass)
+    assert (p.stages[3].ensemble, p.stages[3].thermostat_damping_fs) == ("langevin", 5.0)
+    assert [s.ensemble for s in p.stages[1:3]] == ["nvt", "nvt"]
     npt = melt_quench(ensemble="npt", pressure_GPa=0.5)
     assert all(s.pressure_GPa == 0.5 for s in npt.stages[1:])
+    assert npt.stages[3].ensemble == "npt"
 
 
 def test_tg_scan_and_diffusion():
