@@ -1,7 +1,8 @@
 """The thermostat in the glass: NVT at 300 K (the melt-quench anneal) of a quenched NVP28
 model, for BMP (whose truncated three-body terms keep injecting energy as long V–O bonds
 vibrate across the 2.5 Å cutoff) and the three-body-free pmmcs+bmp-v, with the default
-Nosé–Hoover chain (25 fs), a tighter one (10 fs) and CSVR (10 fs). Prints the mean T of
+Nosé–Hoover chain (25 fs), a tighter one (10 fs), CSVR (10 fs) and a Langevin bath (10 and
+5 fs; the melt-quench anneal uses 5 fs). Prints the mean T of
 1-2 ps and 2-4 ps and the spread over 2-4 ps (canonical: T·sqrt(2/(3N)) = 12 K).
 
 Usage: python benchmarks/bench_thermostat_glass.py [T_K]   (default 300)
@@ -21,6 +22,9 @@ from vitreous.io.h5md import H5MDTrajectory
 from vitreous.potentials import load_forcefield
 from vitreous.protocols import Protocol, Stage
 
+# (thermostat, damping fs); "langevin" is the NVE + Langevin-bath ensemble
+VARIANTS = (("nose-hoover", 25.0), ("nose-hoover", 10.0), ("csvr", 10.0), ("langevin", 10.0), ("langevin", 5.0))
+
 
 def main(t_K: float) -> None:
     warnings.simplefilter("ignore")
@@ -29,11 +33,13 @@ def main(t_K: float) -> None:
         tmp = Path(d)
         for ff in ("bmp", "pmmcs+bmp-v"):
             start = glass(ff, tmp)
-            for th, damp in (("nose-hoover", 25.0), ("nose-hoover", 10.0), ("csvr", 10.0)):
-                c = dict(t_start_K=t_K, thermostat=th, thermostat_damping_fs=damp, thermo_every=10,
-                         checkpoint_every=100000)  # fmt: skip
+            for th, damp in VARIANTS:
+                ensemble = "langevin" if th == "langevin" else "nvt"
+                c = dict(t_start_K=t_K, thermostat_damping_fs=damp, thermo_every=10, checkpoint_every=100000)
+                if ensemble == "nvt":
+                    c["thermostat"] = th
                 run = tmp / f"{ff}-{th}-{damp:g}"
-                LammpsMD(start, load_forcefield(ff), Protocol("a", (Stage("hold", "nvt", 4000, **c),)), run,
+                LammpsMD(start, load_forcefield(ff), Protocol("a", (Stage("hold", ensemble, 4000, **c),)), run,
                          seed=3).run(False)  # fmt: skip
                 with H5MDTrajectory(run / "trajectory.h5") as traj:
                     obs = traj.observables()

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -430,3 +431,13 @@ def test_stage_statistics_against_a_ramp():
     assert out[1]["target_K"] == pytest.approx(np.mean(target[(steps > 600) & (steps <= 1100)]))
     with pytest.warns(ThermostatWarning, match="quench"):
         stage_statistics(proto, obs | {"temperature": temp * 1.02})
+    # a 1.5 % offset under noise: 15 samples of sd 12 K at 300 K cannot tell it from 0 (held,
+    # with its standard error), 1500 samples can (not held)
+    rng = np.random.default_rng(0)
+    for n, held in ((30, True), (3000, False)):
+        p1 = Protocol("p", (Stage("anneal", "nvt", n, t_start_K=300.0),))
+        o = {"step": np.arange(n + 1), "temperature": 304.5 + rng.normal(0, 12, n + 1), "pressure": np.zeros(n + 1)}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            row = stage_statistics(p1, o)[0]
+        assert row["held"] is held and row["sem_T_K"] > 0, (n, row)

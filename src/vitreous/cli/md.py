@@ -36,7 +36,8 @@ def _report(result) -> None:
         if st.get("held") is not None:
             flag = "" if st["held"] else "  [OFF TARGET]"
             console.print(
-                f"  {st['name']}: T {st['mean_T_K']:.0f} ± {st['std_T_K']:.0f} K against {st['target_K']:.0f} K "
+                f"  {st['name']}: T {st['mean_T_K']:.0f} ± {st.get('sem_T_K', 0):.0f} K (sd {st['std_T_K']:.0f}) "
+                f"against {st['target_K']:.0f} K "
                 f"({st['offset_percent']:+.1f} %, second half){flag}"
             )
 

@@ -21,13 +21,26 @@ class ThermostatWarning(UserWarning):
     """A thermostatted stage did not hold its target temperature."""
 
 
+def _block_sem(x: np.ndarray, n_blocks: int = 5) -> float:
+    """Standard error of the mean of a correlated series from the spread of ``n_blocks``
+    block means (Flyvbjerg & Petersen, J. Chem. Phys. 91 (1989) 461); 0 for a constant."""
+    blocks = [b for b in np.array_split(np.asarray(x, dtype=float), n_blocks) if len(b)]
+    if len(blocks) < 2:
+        return float("inf")
+    means = np.array([b.mean() for b in blocks])
+    return float(means.std(ddof=1) / np.sqrt(len(means)))
+
+
 def stage_statistics(protocol: Protocol, observables: dict[str, np.ndarray], warn: bool = True) -> list[dict[str, Any]]:
     """Per-stage mean and standard deviation of T (K) and P (GPa) over the stage's second
     half (the first half may still be relaxing from the previous stage), with the target.
 
     For a ramp the target is the thermostat's linear ramp at each recorded step, and the
     offset is the mean of T − T_target. Stages without a target (``nve``) and the
-    displacement-limited ``limit`` stage (hot by design) are reported without a check.
+    displacement-limited ``limit`` stage (hot by design) are reported without a check. A stage
+    counts as held when its mean is within 1 % of the target or within two standard errors of
+    it (block averages over 5 blocks): a 1 % claim cannot be checked with fewer samples
+    than that.
 
     Parameters
     ----------
@@ -43,8 +56,8 @@ def stage_statistics(protocol: Protocol, observables: dict[str, np.ndarray], war
     list of dict
         One dict per stage: name, ensemble, thermostat, target_K (mean target over the
         rows used), mean_T_K, std_T_K (of T − target where there is a target, so a ramp's
-        own range is left out), offset_percent, mean_P_GPa, std_P_GPa, rows, held (None
-        when there is nothing to check).
+        own range is left out), sem_T_K (block standard error of the mean), offset_percent,
+        mean_P_GPa, std_P_GPa, rows, held (None when there is nothing to check).
     """
     steps = np.asarray(observables["step"])
     temp = np.asarray(observables["temperature"], dtype=float)
@@ -72,18 +85,22 @@ def stage_statistics(protocol: Protocol, observables: dict[str, np.ndarray], war
         t_end = stage.t_end_K if stage.t_end_K is not None else stage.t_start_K
         frac = (steps[sel] - first) / stage.steps
         target = stage.t_start_K + (t_end - stage.t_start_K) * frac
-        offset = float(np.mean(t_sel - target) / np.mean(target))
-        held = abs(offset) <= TOLERANCE
+        dev = t_sel - target
+        offset = float(np.mean(dev) / np.mean(target))
+        sem = _block_sem(dev)
+        # held: within 1 % of the target, or not distinguishable from it (2 standard errors)
+        held = abs(offset) <= TOLERANCE or abs(float(np.mean(dev))) <= 2 * sem
         row |= {
             "target_K": float(target.mean()),
             "offset_percent": 100 * offset,
-            "std_T_K": float(np.std(t_sel - target)),  # a ramp's own spread left out
+            "std_T_K": float(np.std(dev)),  # a ramp's own spread left out
+            "sem_T_K": sem,
             "held": held,
         }
         if warn and not held:
             warnings.warn(
-                f"stage '{stage.name}' held {row['mean_T_K']:.0f} K against a target of {row['target_K']:.0f} K "
-                f"({100 * offset:+.1f} %, mean over its second half)",
+                f"stage '{stage.name}' held {row['mean_T_K']:.0f} ± {sem:.0f} K against a target of "
+                f"{row['target_K']:.0f} K ({100 * offset:+.1f} %, mean over its second half)",
                 ThermostatWarning,
                 stacklevel=2,
             )

@@ -197,7 +197,8 @@ def _held_rows(stages: dict[str, list[dict]]) -> list[list[str]]:
             if st.get("held") is None:
                 continue
             flag = "" if st["held"] else "  OFF TARGET"
-            rows.append([run, st["name"], f"{st['target_K']:.0f}", f"{st['mean_T_K']:.0f} ± {st['std_T_K']:.0f}",
+            sem = f" ± {st['sem_T_K']:.0f}" if "sem_T_K" in st else ""
+            rows.append([run, st["name"], f"{st['target_K']:.0f}", f"{st['mean_T_K']:.0f}{sem} (sd {st['std_T_K']:.0f})",
                          f"{st['offset_percent']:+.1f} %{flag}", st.get("thermostat", "")])  # fmt: skip
     return rows
 
@@ -369,8 +370,9 @@ def write_report(out_dir: str | Path, store: RunStore) -> dict[str, Path]:
         parts.append("<h3>Thermal and transport</h3>" + _table(trows, ["quantity", "this run", "reference"]))
         held = _held_rows(g.get("stages") or {})
         if held:
-            parts.append("<h3>Temperatures held</h3><p>Mean T over the second half of each thermostatted "
-                         "stage against its target (the engine warns beyond 1 %).</p>"
+            parts.append("<h3>Temperatures held</h3><p>Mean T (± block standard error; sd of T about "
+                         "the target) over the second half of each thermostatted stage against its target; "
+                         "OFF TARGET: more than 1 % and more than two standard errors away.</p>"
                          + _table(held, ["run", "stage", "target (K)", "measured (K)", "offset", "thermostat"]))  # fmt: skip
         mrows = _measured_rows(g)
         if mrows:
