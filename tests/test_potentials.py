@@ -144,3 +144,75 @@ def test_bad_coulomb():
         Coulomb("wolf")  # type: ignore[arg-type]
     with pytest.raises(PotentialError):
         Coulomb("pppm", accuracy=2.0)
+
+
+def _three_body_only(ff, atoms, tmp_path):
+    species, _, _ = type_map(atoms)
+    cmds = [c for c in ff.lammps_commands(species, Coulomb("dsf"), tmp_path) if "sw/angle/table" in c and "*" in c]
+    return _lammps_energy_forces(atoms, ["pair_style sw/angle/table", cmds[0].replace("sw/angle/table ", "")], tmp_path)
+
+
+def _ovp(r_vo, r_po, theta_deg):
+    th = math.radians(theta_deg)
+    atoms = Atoms(
+        "OVP",
+        positions=[[20, 20, 20], [20 + r_vo, 20, 20], [20 + r_po * math.cos(th), 20 + r_po * math.sin(th), 20]],
+        cell=[40] * 3,
+        pbc=True,
+    )
+    atoms.set_array("valence", np.array([-2, 5, 5]))
+    return atoms
+
+
+def test_smooth_three_body_equals_hand_computation(tmp_path):
+    """bmp-smooth, one V–O–P angle: E = K (θ − θ0)² s_OV(r1) s_OP(r2) with the Stillinger–Weber
+    factor s(r) = exp(γσ/(r − r_c))/c written out here from its definition (value and slope of
+    exp(−r/ρ) at r_m), and equal to BMP's term at r1 = r2 = r_m."""
+    ff = load_forcefield("bmp-smooth")
+    bmp = load_forcefield("bmp")
+    t = next(t for t in bmp.three_body if {t.j, t.k} == {"V", "P"})
+
+    def s(r, r_m, r_c, rho=1.0):
+        gs = (r_c - r_m) ** 2 / rho  # d/dr [gs/(r − r_c)] = −1/ρ at r_m
+        return math.exp(gs / (r - r_c)) / math.exp(gs / (r_m - r_c) + r_m / rho)
+
+    for r_vo, r_po, deg in ((1.775, 1.525, 100.0), (2.2, 1.6, 140.0), (1.65, 1.45, 170.0)):
+        e, _ = _three_body_only(ff, _ovp(r_vo, r_po, deg), tmp_path)
+        hand = t.K * math.radians(deg - t.theta0) ** 2 * s(r_vo, 1.775, 2.5) * s(r_po, 1.525, 2.0)
+        assert e == pytest.approx(hand, rel=1e-4)  # linear table in θ, 0.1° spacing
+    e, _ = _three_body_only(ff, _ovp(1.775, 1.525, 130.0), tmp_path)
+    assert e == pytest.approx(t.K * math.radians(130.0 - t.theta0) ** 2 * math.exp(-1.775 - 1.525), rel=1e-4)
+
+
+def test_smooth_three_body_forces_are_the_energy_gradient_and_vanish_at_the_cutoff(tmp_path):
+    """Forces against central differences of the energy, and energy → 0 continuously as the
+    V–O distance reaches BMP's 2.5 Å cutoff (BMP itself jumps by > 0.05 eV there)."""
+    ff = load_forcefield("bmp-smooth")
+    atoms = _ovp(2.1, 1.55, 135.0)
+    atoms.positions[2] += [0.03, -0.02, 0.11]
+    _, f = _three_body_only(ff, atoms, tmp_path)
+    h = 1e-4
+    for a in range(3):
+        for x in range(3):
+            plus, minus = atoms.copy(), atoms.copy()
+            plus.positions[a, x] += h
+            minus.positions[a, x] -= h
+            numeric = -(_three_body_only(ff, plus, tmp_path)[0] - _three_body_only(ff, minus, tmp_path)[0]) / (2 * h)
+            assert f[a, x] == pytest.approx(numeric, abs=2e-5 + 1e-3 * abs(numeric))
+    energies = [_three_body_only(ff, _ovp(r, 1.55, 140.0), tmp_path)[0] for r in (2.3, 2.45, 2.499, 2.501)]
+    assert energies[0] > energies[1] > energies[2] > 0
+    assert energies[2] < 1e-12 and energies[3] == 0.0
+
+
+def test_a_variant_without_a_taper_for_a_pair_is_refused(tmp_path):
+    path = tmp_path / "half.toml"
+    path.write_text(
+        'name = "half"\nbase = "bmp"\nreference = "test"\n'
+        '[[three_body_taper]]\npair = ["O-2", "P+5"]\nmatch_r_A = 1.5\n'
+    )
+    ff = load_forcefield(str(path))
+    with pytest.raises(PotentialError, match="O-V has no taper"):
+        _three_body_only(ff, _ovp(2.0, 1.5, 120.0), tmp_path)
+    path.write_text('name = "bad"\nbase = "nonexistent"\nreference = "t"\n')
+    with pytest.raises(PotentialError, match="malformed"):
+        load_forcefield(str(path))

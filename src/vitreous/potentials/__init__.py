@@ -3,8 +3,9 @@
 from vitreous.potentials.classical import (
     Coulomb,
     ForceField,
+    ThreeBodyTaper,
     available_forcefields,
     load_forcefield,
 )
 
-__all__ = ["Coulomb", "ForceField", "available_forcefields", "load_forcefield"]
+__all__ = ["Coulomb", "ForceField", "ThreeBodyTaper", "available_forcefields", "load_forcefield"]

@@ -6,12 +6,19 @@ The Pedone form (Pedone et al., J. Phys. Chem. B 110 (2006) 11780):
 
 optionally with Buckingham terms A exp(−r/ρ) − C/r⁶ and screened harmonic three-body terms
 E = K (θ − θ0)² exp(−r_ij/ρ − r_ik/ρ) (LAMMPS ``nb3b/screened``, central atom i).
+
+A set may instead taper its three-body terms smoothly to zero at their cutoffs
+(:class:`ThreeBodyTaper`): each screening factor exp(−r/ρ) is replaced by the
+Stillinger–Weber factor exp(γσ/(r − r_c)) (Stillinger & Weber, Phys. Rev. B 31 (1985) 5262),
+which vanishes with all its derivatives at r_c, run by LAMMPS ``sw/angle/table`` with the
+angular part K (θ − θ0)² tabulated.
 Coulomb is Ewald/PPPM (``coul/long``) or damped shifted force (``coul/dsf``, Fennell &
 Gezelter, J. Chem. Phys. 124 (2006) 234104): see :class:`Coulomb`.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Sequence
@@ -20,6 +27,8 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Literal
+
+import numpy as np
 
 from vitreous.composition import Species
 from vitreous.errors import PotentialError
@@ -31,6 +40,7 @@ __all__ = [
     "ForceField",
     "PedonePair",
     "ThreeBody",
+    "ThreeBodyTaper",
     "available_forcefields",
     "load_forcefield",
 ]
@@ -94,6 +104,50 @@ class ThreeBody:
 
 
 @dataclass(frozen=True)
+class ThreeBodyTaper:
+    """Smooth replacement of one pair's three-body screening factor (eV-free, Å).
+
+    For the pair (``center``, ``other``) the factor exp(−r/ρ) of every three-body term is
+    replaced by c⁻¹ exp(γσ/(r − r_c)), with r_c the pair's cutoff (taken, as LAMMPS does,
+    from the ``center other other`` term), and γσ = (r_c − r_m)²/ρ and c chosen so that value
+    and slope equal those of exp(−r/ρ) at ``match_r_A`` (r_m, the bonded-distance peak).
+
+    Parameters
+    ----------
+    center, other : str
+        Elements; ``center`` is the vertex of the angle.
+    match_r_A : float
+        Distance r_m (Å) where the smooth factor equals exp(−r/ρ) in value and slope.
+    cutoff_A : float, optional
+        Where the factor vanishes (Å); default the set's own cutoff of the pair.
+    """
+
+    center: str
+    other: str
+    match_r_A: float
+    cutoff_A: float | None = None
+
+    def parameters(self, rho_A: float, cutoff_A: float) -> tuple[float, float]:
+        """(γσ in Å, c) for a screening length ``rho_A`` and cutoff ``cutoff_A`` (Å)."""
+        if not 0 < self.match_r_A < cutoff_A:
+            raise PotentialError(
+                f"three-body taper {self.center}-{self.other}: match_r_A {self.match_r_A} must lie in (0, {cutoff_A})"
+            )
+        gamma_sigma = (cutoff_A - self.match_r_A) ** 2 / rho_A
+        c = math.exp(gamma_sigma / (self.match_r_A - cutoff_A) + self.match_r_A / rho_A)
+        return gamma_sigma, c
+
+    def factor(self, r_A: np.ndarray | float, rho_A: float, cutoff_A: float) -> np.ndarray:
+        """The smooth screening factor c⁻¹ exp(γσ/(r − r_c)) (0 at and beyond r_c)."""
+        gamma_sigma, c = self.parameters(rho_A, cutoff_A)
+        r = np.asarray(r_A, dtype=float)
+        out = np.zeros_like(r)
+        inside = r < cutoff_A
+        out[inside] = np.exp(gamma_sigma / (r[inside] - cutoff_A)) / c
+        return out
+
+
+@dataclass(frozen=True)
 class Coulomb:
     """Coulomb treatment.
 
@@ -134,6 +188,14 @@ class ForceField:
     three_body: tuple[ThreeBody, ...] = ()
     short_range_cutoff_A: float = 7.0
     notes: tuple[str, ...] = ()
+    three_body_taper: tuple[ThreeBodyTaper, ...] = ()
+    base: str = ""
+
+    def pair_screening(self, center: str, other: str) -> tuple[float, float] | None:
+        """(ρ, cutoff) in Å of the pair's three-body screening, from the ``center other other``
+        term as LAMMPS reads it; None where the set has no such term."""
+        t = next((t for t in self.three_body if t.center == center and t.j == other and t.k == other), None)
+        return None if t is None else (t.rho, t.cutoff)
 
     def check_covers(self, species: Sequence[Species]) -> None:
         """Refuse species the set does not describe, naming every missing term.
@@ -184,8 +246,9 @@ class ForceField:
             styles.append(f"buck {rc}")
         elements = [s.element for s in type_species]
         used_3b = [t for t in self.three_body if t.center in elements and t.j in elements and t.k in elements]
+        style_3b = "sw/angle/table" if self.three_body_taper else "nb3b/screened"
         if used_3b:
-            styles.append("nb3b/screened")
+            styles.append(style_3b)
         cmds = [f"pair_style hybrid/overlay {' '.join(styles)}"]
         coul = "coul/dsf" if coulomb.method == "dsf" else "coul/long"
         cmds.append(f"pair_coeff * * {coul}")
@@ -197,9 +260,17 @@ class ForceField:
             i, j = sorted((index[b.a_species], index[b.b_species]))
             cmds.append(f"pair_coeff {i} {j} buck {b.A} {b.rho} {b.C}")
         if used_3b:
-            path = workdir / f"{self.name.replace('+', '_')}.nb3b.screened"
-            path.write_text(self._nb3b_file(sorted(set(elements)), used_3b))
-            cmds.append(f"pair_coeff * * nb3b/screened {path} {' '.join(elements)}")
+            stem = workdir / self.name.replace("+", "_")
+            if self.three_body_taper:
+                path = Path(f"{stem}.sw")
+                table = Path(f"{stem}.angles")
+                sw, angles = self._sw_files(sorted(set(elements)), used_3b, table)
+                table.write_text(angles)
+                path.write_text(sw)
+            else:
+                path = Path(f"{stem}.nb3b.screened")
+                path.write_text(self._nb3b_file(sorted(set(elements)), used_3b))
+            cmds.append(f"pair_coeff * * {style_3b} {path} {' '.join(elements)}")
         cmds.append("pair_modify shift yes")
         for s, t in index.items():
             cmds.append(f"set type {t} charge {self.charges[s]}")
@@ -228,6 +299,72 @@ class ForceField:
                         lines.append(f"{i} {j} {k} {t.K} {t.theta0} {t.rho} {t.cutoff}")
         return "\n".join(lines) + "\n"
 
+    def _sw_files(self, elements: list[str], terms: list[ThreeBody], table: Path) -> tuple[str, str]:
+        """``sw/angle/table`` parameter file and its angle table for the tapered three-body terms.
+
+        Each ordered triplet i j k gets a line; the pair i–j takes its cutoff a·σ (σ = 1 Å)
+        and γσ from the i j j line (as in LAMMPS ``sw``); the two-body part is off (A = 0).
+        The angular table of i j k holds K/(c_ij c_ik) (θ − θ0)² (eV) and −dE/dθ (eV/degree).
+        """
+        tapers = {(t.center, t.other): t for t in self.three_body_taper}
+        pair_params: dict[tuple[str, str], tuple[float, float, float]] = {}
+        for i in elements:
+            for j in elements:
+                screening = self.pair_screening(i, j)
+                if screening is None:
+                    continue
+                if (i, j) not in tapers:
+                    raise PotentialError(
+                        f"force field '{self.name}': three-body pair {i}-{j} has no taper",
+                        hint="give every [[three_body]] pair a [[three_body_taper]] entry",
+                    )
+                rho, cut = screening
+                cut = tapers[(i, j)].cutoff_A or cut
+                gamma_sigma, c = tapers[(i, j)].parameters(rho, cut)
+                pair_params[(i, j)] = (cut, gamma_sigma, c)
+        table_terms = {}
+        for t in terms:
+            for j, k in ((t.j, t.k), (t.k, t.j)):
+                if (t.center, j) not in pair_params or (t.center, k) not in pair_params:
+                    raise PotentialError(
+                        f"force field '{self.name}': three-body term {t.center}-{t.j}-{t.k} needs the terms "
+                        f"{t.center}-{j}-{j} and {t.center}-{k}-{k}, which set its cutoffs"
+                    )
+                for pair in ((t.center, j), (t.center, k)):
+                    if abs(self.pair_screening(*pair)[0] - t.rho) > 1e-12:
+                        raise PotentialError(
+                            f"force field '{self.name}': the taper needs one screening length per pair; "
+                            f"{t.center}-{t.j}-{t.k} has rho {t.rho}"
+                        )
+                table_terms[(t.center, j, k)] = t
+        theta = np.linspace(0.0, 180.0, 1801)
+        sections = {"ZERO": (np.zeros_like(theta), np.zeros_like(theta))}
+        lines = [
+            "# generated by vitreous: smooth three-body terms (Stillinger-Weber screening, tabulated angle)",
+            "# i j k epsilon sigma a lambda gamma costheta0 A B p q tol table keyword style N",
+        ]
+        for i in elements:
+            for j in elements:
+                for k in elements:
+                    cut, gamma_sigma, _ = pair_params.get((i, j), (0.1, 0.0, 1.0)) if j == k else (0.1, 0.0, 1.0)
+                    t = table_terms.get((i, j, k))
+                    key = "ZERO"
+                    if t is not None:
+                        key = f"{i}_{j}_{k}"
+                        scale = t.K / (pair_params[(i, j)][2] * pair_params[(i, k)][2])
+                        d = np.radians(theta - t.theta0)
+                        sections[key] = (scale * d**2, -2.0 * scale * d * math.pi / 180.0)
+                    # epsilon sigma a lambda gamma cos0 A B p q tol: two-body off (A = 0), cut = a·σ
+                    sw = f"1.0 1.0 {cut!r} 0.0 {gamma_sigma!r} 0.0 0.0 0.0 4.0 0.0 0.0"
+                    lines.append(f"{i} {j} {k} {sw} {table} {key} spline 1801")
+        out = ["# generated by vitreous: angle (deg), energy (eV), -dE/dtheta (eV/deg)"]
+        for key, (e, f) in sections.items():
+            out += ["", key, f"N {theta.size}", ""]
+            out += [
+                f"{n + 1} {a:.6f} {ei:.12e} {fi:.12e}" for n, (a, ei, fi) in enumerate(zip(theta, e, f, strict=True))
+            ]
+        return "\n".join(lines) + "\n", "\n".join(out) + "\n"
+
     def describe(self) -> dict:
         """JSON-able description (for run summaries)."""
         return {
@@ -237,6 +374,17 @@ class ForceField:
             "charges": {_key(s): q for s, q in self.charges.items()},
             "short_range_cutoff_A": self.short_range_cutoff_A,
             "notes": list(self.notes),
+            **({"variant_of": self.base} if self.base else {}),
+            **(
+                {
+                    "three_body_taper": {
+                        f"{t.center}-{t.other}": {"match_r_A": t.match_r_A, "cutoff_A": t.cutoff_A}
+                        for t in self.three_body_taper
+                    }
+                }
+                if self.three_body_taper
+                else {}
+            ),
         }
 
 
@@ -249,9 +397,11 @@ def available_forcefields() -> list[str]:
     return sorted(p.name[: -len(".toml")] for p in _forcefield_dir().iterdir() if p.name.endswith(".toml"))
 
 
-@cache
 def load_forcefield(name_or_path: str) -> ForceField:
     """Load a built-in force field by name, or a TOML file of the same layout.
+
+    A set may name a built-in ``base`` and give only what differs (a variant); the file is
+    read afresh on every call, built-in sets once.
 
     Raises
     ------
@@ -260,17 +410,29 @@ def load_forcefield(name_or_path: str) -> ForceField:
     """
     path = Path(name_or_path)
     if path.suffix == ".toml" and path.is_file():
-        text = path.read_text()
-    else:
-        resource = _forcefield_dir().joinpath(f"{name_or_path}.toml")
-        if not resource.is_file():
-            raise PotentialError(
-                f"unknown force field '{name_or_path}'",
-                hint=f"available: {', '.join(available_forcefields())}, or a .toml file",
-            )
-        text = resource.read_text()
+        return _parse_forcefield(path.read_text(), str(path))
+    return _builtin_forcefield(name_or_path)
+
+
+@cache
+def _builtin_forcefield(name: str) -> ForceField:
+    resource = _forcefield_dir().joinpath(f"{name}.toml")
+    if not resource.is_file():
+        raise PotentialError(
+            f"unknown force field '{name}'",
+            hint=f"available: {', '.join(available_forcefields())}, or a .toml file",
+        )
+    return _parse_forcefield(resource.read_text(), name)
+
+
+def _parse_forcefield(text: str, name_or_path: str) -> ForceField:
     try:
         raw = tomllib.loads(text)
+        if "base" in raw:
+            base = tomllib.loads(_forcefield_dir().joinpath(f"{raw['base']}.toml").read_text())
+            if "base" in base:
+                raise PotentialError(f"force field '{name_or_path}': a variant's base must not itself be a variant")
+            raw = {**base, **raw}
         charges = {_species(k): float(v) for k, v in raw["charges"].items()}
         pedone = tuple(
             PedonePair(
@@ -315,9 +477,18 @@ def load_forcefield(name_or_path: str) -> ForceField:
             three_body=three,
             short_range_cutoff_A=float(raw.get("short_range_cutoff_A", 7.0)),
             notes=tuple(raw.get("notes", ())),
+            three_body_taper=tuple(
+                ThreeBodyTaper(
+                    *(re.sub(r"[+-].*$", "", e) for e in d["pair"]),
+                    float(d["match_r_A"]),
+                    float(d["cutoff_A"]) if "cutoff_A" in d else None,
+                )
+                for d in raw.get("three_body_taper", [])
+            ),
+            base=raw.get("base", ""),
         )
     except PotentialError:
         raise
-    except (KeyError, TypeError, ValueError, IndexError, tomllib.TOMLDecodeError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, FileNotFoundError, tomllib.TOMLDecodeError) as exc:
         raise PotentialError(f"malformed force field '{name_or_path}': {exc}") from None
     return ff
