@@ -7,7 +7,9 @@ chain of 3) and CSVR (Bussi 2007) at two damping times each, and the three-body-
 ``pmmcs+bmp-v`` set as a control. The glass is made with the default thermostat. Prints the mean and
 standard deviation of T over production and Na D (MSD slope, vitreous.analysis.dynamics).
 
-Usage: python benchmarks/bench_thermostat.py [T_K ...] [force field ...]   (default 1300, both)
+Usage: python benchmarks/bench_thermostat.py [T_K ...] [force field ...] [ff:thermostat:damping_fs ...]
+(default 1300 K, both sets, the variants below; e.g. ``1300 bmp:nose-hoover:10 bmp:nose-hoover:25:Na``,
+the last leaving Na out of the thermostat)
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from vitreous.analysis.dynamics import analyze_dynamics
 from vitreous.build import random_glass
 from vitreous.composition import counts, get_preset
@@ -24,6 +28,9 @@ from vitreous.engines.lammps import LammpsMD
 from vitreous.io.h5md import H5MDTrajectory
 from vitreous.potentials import load_forcefield
 from vitreous.protocols import Protocol, Stage, melt_quench
+from vitreous.units import BOLTZMANN_EV_K
+
+AMU_A2_PS2_TO_EV = 1.0364269e-4  # 1 amu Å²/ps² in eV
 
 # (force field, thermostat, damping fs)
 VARIANTS = (
@@ -43,48 +50,68 @@ def glass(ff_name: str, tmp: Path):
     return LammpsMD(atoms, load_forcefield(ff_name), proto, tmp / f"mq-{ff_name}", seed=1).run(False).final_atoms
 
 
-def run(start, ff_name: str, thermostat: str, damp_fs: float, t_K: float, tmp: Path) -> tuple[float, ...]:
+def run(start, ff_name: str, thermostat: str, damp_fs: float, t_K: float, tmp: Path, exclude=()) -> tuple:
     common = dict(
         t_start_K=t_K, thermostat=thermostat, thermostat_damping_fs=damp_fs, thermo_every=10, checkpoint_every=100000
     )
+    if exclude:
+        common["thermostat_exclude"] = tuple(exclude)
     proto = Protocol(
         "nvt",
         (
             Stage("equilibrate", "nvt", 2000, **common),
-            Stage("production", "nvt", 8000, trajectory_every=50, **common),
+            Stage("production", "nvt", 8000, trajectory_every=50, velocities=True, **common),
         ),
     )
-    folder = tmp / f"{ff_name}-{thermostat}-{damp_fs:g}-{t_K:g}"
+    folder = tmp / f"{ff_name}-{thermostat}-{damp_fs:g}-{t_K:g}-{'-'.join(exclude)}"
     LammpsMD(start, load_forcefield(ff_name), proto, folder, seed=5).run(False)
     with H5MDTrajectory(folder / "trajectory.h5") as traj:
         obs = traj.observables()
         prod = obs["step"] > 2000
         temps = obs["temperature"][prod]
+        na = np.array(traj.symbols) == "Na"
+        v = traj.velocities(slice(0, len(traj)))[:, na]  # Å/ps
+        ke_na = 0.5 * (traj.masses[na][None, :, None] * v**2).sum(axis=(1, 2)) * AMU_A2_PS2_TO_EV
+        t_na = 2 * ke_na / (3 * na.sum() * BOLTZMANN_EV_K)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             dyn = analyze_dynamics(traj, "Na")
-    return float(temps.mean()), float(temps.std()), dyn.diffusion.D_cm2_s, dyn.diffusion.D_err_cm2_s
+    return float(temps.mean()), float(temps.std()), dyn.diffusion.D_cm2_s, dyn.diffusion.D_err_cm2_s, float(t_na.mean())
 
 
-def main(temps: list[float], only: tuple[str, ...] = ()) -> None:
+def main(temps: list[float], only: tuple[str, ...] = (), variants: tuple = VARIANTS) -> None:
     print("NVP28 405 atoms; 2 ps equilibration + 8 ps production (1 fs); T over production;")
     print(f"canonical sd of the kinetic T of 405 atoms: T*sqrt(2/(3N)) = {temps[0] * (2 / (3 * 405)) ** 0.5:.0f} K")
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         starts = {name: glass(name, tmp) for name in ("bmp", "pmmcs+bmp-v") if not only or name in only}
         for t_K in temps:
-            for ff_name, thermostat, damp in VARIANTS:
+            for ff_name, thermostat, damp, *exclude in variants:
                 if only and ff_name not in only:
                     continue
-                mean, std, d_na, d_err = run(starts[ff_name], ff_name, thermostat, damp, t_K, tmp)
+                mean, std, d_na, d_err, t_na = run(starts[ff_name], ff_name, thermostat, damp, t_K, tmp, exclude)
+                label = thermostat + (f" (not {'+'.join(exclude)})" if exclude else "")
                 print(
-                    f"  {ff_name:12s} {thermostat:17s} {damp:4.0f} fs, target {t_K:5.0f} K: mean T {mean:7.1f} K "
-                    f"({100 * (mean / t_K - 1):+5.1f} %), std {std:5.1f} K; D_Na {d_na:.2e} ± {d_err:.1e} cm²/s"
+                    f"  {ff_name:12s} {label:22s} {damp:4.0f} fs, target {t_K:5.0f} K: mean T {mean:7.1f} K "
+                    f"({100 * (mean / t_K - 1):+5.1f} %), std {std:5.1f} K, Na {t_na:7.1f} K; "
+                    f"D_Na {d_na:.2e} ± {d_err:.1e} cm²/s"
                 )
                 sys.stdout.flush()
 
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    names = tuple(a for a in args if not a.replace(".", "").isdigit())
-    main([float(a) for a in args if a.replace(".", "").isdigit()] or [1300.0], names)
+    # ff:thermostat:damping_fs[:Element,...] (elements left out of the thermostat)
+    chosen = tuple(
+        (
+            a.split(":")[0],
+            a.split(":")[1],
+            float(a.split(":")[2]),
+            *(a.split(":")[3].split(",") if a.count(":") > 2 else []),
+        )
+        for a in args
+        if ":" in a
+    )
+    names = tuple(a for a in args if not a.replace(".", "").isdigit() and ":" not in a)
+    names = names or tuple(sorted({v[0] for v in chosen}))
+    main([float(a) for a in args if a.replace(".", "").isdigit()] or [1300.0], names, chosen or VARIANTS)

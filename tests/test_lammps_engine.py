@@ -443,3 +443,24 @@ def test_stage_statistics_against_a_ramp():
             warnings.simplefilter("ignore")
             row = stage_statistics(p1, o)[0]
         assert row["held"] is held and row["sem_T_K"] > 0, (n, row)
+
+
+def test_thermostat_exclude_leaves_those_atoms_to_newton(relaxed_nvp28, tmp_path):
+    """With every cation excluded, only O is thermostatted: the excluded atoms run plain NVE
+    (LAMMPS fix nve on group 'free'), the chain acts on O alone and still pulls the whole
+    model towards its target (0.6 ps: within 15 %); excluding every element is refused."""
+    stage = Stage(
+        "hold", "nvt", 600, t_start_K=1000.0, thermo_every=10, checkpoint_every=600, thermostat_exclude=("Na", "P", "V")
+    )
+    res = LammpsMD(
+        relaxed_nvp28, load_forcefield("pmmcs+bmp-v"), Protocol("x", (stage,)), tmp_path, seed=3, settings=DSF
+    ).run(progress=False)
+    log = (tmp_path / "log.lammps").read_text()
+    assert "fix free free nve" in log and "fix integ bath nvt" in log
+    assert "group free type" in log
+    assert abs(res.summary["stages"][0]["offset_percent"]) < 15.0
+    only_o = Stage("hold", "nvt", 10, t_start_K=1000.0, thermostat_exclude=("Na", "P", "V", "O"))
+    with pytest.raises(EngineError, match="no atoms on one side"):
+        LammpsMD(
+            relaxed_nvp28, load_forcefield("pmmcs+bmp-v"), Protocol("y", (only_o,)), tmp_path / "y", settings=DSF
+        ).run(progress=False)

@@ -74,6 +74,9 @@ def test_toml_round_trip(tmp_path):
     path = tmp_path / "p.toml"
     p.to_toml(path)
     assert Protocol.from_toml(path) == p
+    q = Protocol("q", (Stage("a", "nvt", 10, t_start_K=300.0, thermostat_exclude=("Na",)),))
+    q.to_toml(path)
+    assert Protocol.from_toml(path) == q and Protocol.from_toml(path).stages[0].thermostat_exclude == ("Na",)
 
 
 @pytest.mark.parametrize(
@@ -86,6 +89,9 @@ def test_toml_round_trip(tmp_path):
         (dict(ensemble="nvt", steps=10, t_start_K=300, pressure_GPa=1.0), "only for npt"),
         (dict(ensemble="nvt", steps=10, t_start_K=-5), "positive"),
         (dict(ensemble="nvt", steps=10, t_start_K=300, timestep_fs=50), "timestep"),
+        (dict(ensemble="npt", steps=10, t_start_K=300, pressure_GPa=0.0, thermostat_exclude=["Na"]), "only for nvt"),
+        (dict(ensemble="nvt", steps=10, t_start_K=300, thermostat_exclude="Na"), "list of element symbols"),
+        (dict(ensemble="nvt", steps=10, t_start_K=300, thermostat_exclude=[]), "list of element symbols"),
     ],
 )
 def test_bad_stages(kwargs, fragment):

@@ -65,6 +65,7 @@ def _comparable(out: Path) -> dict:
         ({"tg_scan": {"cooling_rate_K_per_ps": 0.0}}, "must be positive"),
         ({"tg_scan": {"window_K": 400.0}}, "fewer than 8 windows"),
         ({"tg_scan": {"t_low_K": 2500.0}}, "below t_high_K"),
+        ({"engine": "gromacs"}, "unknown engine"),
     ],
 )
 def test_study_validation_names_the_key(change, fragment):

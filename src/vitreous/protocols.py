@@ -84,6 +84,11 @@ class Stage:
         Output intervals in steps (0: no trajectory frames).
     velocities : bool
         Store velocities with trajectory frames.
+    thermostat_exclude : tuple of str, optional
+        Elements left out of the thermostat (``nvt``, ``langevin``): they follow Newton's
+        equations (velocity Verlet) and exchange heat with the thermostatted rest only
+        through their interactions, e.g. the mobile Na of a diffusion run, whose dynamics a
+        thermostat would otherwise act on directly.
     """
 
     name: str
@@ -101,9 +106,17 @@ class Stage:
     thermo_every: int = 100
     checkpoint_every: int = 5000
     velocities: bool = False
+    thermostat_exclude: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         where = f"stage '{self.name}'"
+        if self.thermostat_exclude is not None:
+            excl = self.thermostat_exclude
+            if isinstance(excl, str) or not all(isinstance(e, str) and e.isalpha() for e in excl) or not excl:
+                raise ProtocolError(f"{where}: thermostat_exclude must be a non-empty list of element symbols")
+            if self.ensemble not in ("nvt", "langevin"):
+                raise ProtocolError(f"{where}: thermostat_exclude is only for nvt and langevin stages")
+            object.__setattr__(self, "thermostat_exclude", tuple(excl))
         if self.ensemble not in ENSEMBLES:
             raise ProtocolError(
                 f"{where}: unknown ensemble '{self.ensemble}'",

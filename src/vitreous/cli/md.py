@@ -1,4 +1,4 @@
-"""`vitreous melt-quench`, `vitreous md` and `vitreous tg-cooling`: classical MD with LAMMPS."""
+"""`vitreous melt-quench`, `vitreous md` and `vitreous tg-cooling`: classical MD on LAMMPS or ASE."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ _POT = typer.Option("--potential", "-p", help="Force field name (bmp, pmmcs, pmm
 _OUT = typer.Option("--output", "-o", help="Run folder (trajectory.h5, final.extxyz, summary.json)")
 _COUL = typer.Option("--coulomb", help="Coulomb treatment: pppm, ewald or dsf")
 _THREADS = typer.Option("--threads", help="OpenMP threads (default: all cores)")
+_ENGINE = typer.Option("--engine", help="lammps (LAMMPS integrates) or ase (ASE integrates, LAMMPS gives forces)")
 
 
 def _settings(coulomb: str, threads: int | None):
@@ -58,9 +59,10 @@ def melt_quench(
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
     coulomb: Annotated[str, _COUL] = "pppm",
     threads: Annotated[int | None, _THREADS] = None,
+    engine: Annotated[str, _ENGINE] = "lammps",
 ) -> None:
     """Melt–quench a structure (rerun the same command to resume a killed run)."""
-    from vitreous.engines.lammps import LammpsMD
+    from vitreous.engines.factory import classical_md
     from vitreous.io import read_structure
     from vitreous.potentials import load_forcefield
     from vitreous.protocols import Protocol
@@ -80,7 +82,7 @@ def melt_quench(
             ensemble,  # type: ignore[arg-type]
             timestep_fs=timestep_fs,
         )
-    result = LammpsMD(atoms, ff, proto, output, seed=seed, settings=_settings(coulomb, threads)).run()
+    result = classical_md(atoms, ff, proto, output, seed, _settings(coulomb, threads), engine).run()  # type: ignore[arg-type]
     _report(result)
 
 
@@ -106,9 +108,10 @@ def md(
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
     coulomb: Annotated[str, _COUL] = "pppm",
     threads: Annotated[int | None, _THREADS] = None,
+    engine: Annotated[str, _ENGINE] = "lammps",
 ) -> None:
     """Run one MD stage (rerun the same command to resume a killed run)."""
-    from vitreous.engines.lammps import LammpsMD
+    from vitreous.engines.factory import classical_md
     from vitreous.errors import ProtocolError
     from vitreous.io import read_structure
     from vitreous.potentials import load_forcefield
@@ -133,7 +136,7 @@ def md(
     atoms = read_structure(structure)
     ff = load_forcefield(potential)
     proto = Protocol(f"md-{ensemble}", (stage,))
-    result = LammpsMD(atoms, ff, proto, output, seed=seed, settings=_settings(coulomb, threads)).run()
+    result = classical_md(atoms, ff, proto, output, seed, _settings(coulomb, threads), engine).run()  # type: ignore[arg-type]
     _report(result)
 
 
@@ -151,15 +154,16 @@ def tg_cooling(
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
     coulomb: Annotated[str, _COUL] = "pppm",
     threads: Annotated[int | None, _THREADS] = None,
+    engine: Annotated[str, _ENGINE] = "lammps",
 ) -> None:
     """Continuous NPT cooling for Tg (then: vitreous analyze tg OUTPUT/trajectory.h5)."""
-    from vitreous.engines.lammps import LammpsMD
+    from vitreous.engines.factory import classical_md
     from vitreous.io import read_structure
     from vitreous.potentials import load_forcefield
     from vitreous.protocols import tg_cooling as recipe
 
     proto = recipe(t_high_K, t_low_K, cooling_rate_K_per_ps, equilibrate_ps, pressure_GPa, timestep_fs=timestep_fs)
     atoms = read_structure(structure)
-    result = LammpsMD(atoms, load_forcefield(potential), proto, output, seed=seed,
-                      settings=_settings(coulomb, threads)).run()  # fmt: skip
+    ff = load_forcefield(potential)
+    result = classical_md(atoms, ff, proto, output, seed, _settings(coulomb, threads), engine).run()  # type: ignore[arg-type]
     _report(result)

