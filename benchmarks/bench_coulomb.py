@@ -32,8 +32,9 @@ from vitreous.species import type_map
 def energy_forces(atoms, coulomb: Coulomb, workdir: Path) -> tuple[float, np.ndarray]:
     ff = load_forcefield("bmp")
     species, _, _ = type_map(atoms)
-    return lammps_energy_forces(atoms, ff.lammps_commands(species, coulomb, workdir), workdir,
-                                charges=[ff.charges[s] for s in species])  # fmt: skip
+    return lammps_energy_forces(
+        atoms, ff.lammps_commands(species, coulomb, workdir), workdir, charges=[ff.charges[s] for s in species]
+    )
 
 
 def main() -> None:

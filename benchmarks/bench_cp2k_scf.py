@@ -48,12 +48,17 @@ def nvp_cell(tmp: Path):
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--recipes", nargs="+", default=["pbe-dzvp-uks", "pbe-dzvp-uks-smear"],
-                    help="preset names, each optionally with overrides: NAME:key=value,key=value")  # fmt: skip
+    ap.add_argument(
+        "--recipes",
+        nargs="+",
+        default=["pbe-dzvp-uks", "pbe-dzvp-uks-smear"],
+        help="preset names, each optionally with overrides: NAME:key=value,key=value",
+    )
     ap.add_argument("--ranks", type=int, default=2)
     ap.add_argument("--timeout", type=float, default=900)
-    ap.add_argument("--all-v5", action="store_true",
-                    help="the two V4+ made V5+ (charge +2, closed shell): isolates the d electrons")  # fmt: skip
+    ap.add_argument(
+        "--all-v5", action="store_true", help="the two V4+ made V5+ (charge +2, closed shell): isolates the d electrons"
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -76,12 +81,15 @@ def main() -> None:
             folder = tmp / recipe.replace(":", "_").replace("=", "").replace(",", "_")
             t0 = time.perf_counter()
             try:
-                res = CP2KRun(atoms, settings, "single-point", folder, ranks=args.ranks,
-                              spin_populations=True).run(timeout_s=args.timeout)  # fmt: skip
+                res = CP2KRun(atoms, settings, "single-point", folder, ranks=args.ranks, spin_populations=True).run(
+                    timeout_s=args.timeout
+                )
                 v = [i for i, el in enumerate(atoms.get_chemical_symbols()) if el == "V"]
                 spins = ", ".join(f"{i}:{res['mulliken_spin'][i]:+.2f}" for i in v)
-                status = (f"converged, {res['scf_steps'][0]} SCF steps, E = {res['energy_eV']:.4f} eV; "
-                          f"Mulliken spin on V (index:moment) {spins}")  # fmt: skip
+                status = (
+                    f"converged, {res['scf_steps'][0]} SCF steps, E = {res['energy_eV']:.4f} eV; "
+                    f"Mulliken spin on V (index:moment) {spins}"
+                )
             except EngineError as exc:
                 status = f"NOT converged ({exc.message})"
             wall = time.perf_counter() - t0

@@ -39,8 +39,9 @@ def main(t_K: float) -> None:
                 if ensemble == "nvt":
                     c["thermostat"] = th
                 run = tmp / f"{ff}-{th}-{damp:g}"
-                LammpsMD(start, load_forcefield(ff), Protocol("a", (Stage("hold", ensemble, 4000, **c),)), run,
-                         seed=3).run(False)  # fmt: skip
+                LammpsMD(
+                    start, load_forcefield(ff), Protocol("a", (Stage("hold", ensemble, 4000, **c),)), run, seed=3
+                ).run(False)
                 with H5MDTrajectory(run / "trajectory.h5") as traj:
                     obs = traj.observables()
                 t, s = obs["temperature"], obs["step"]

@@ -30,8 +30,10 @@ DATA = Path(__file__).parent / "data" / "cp2k"
 sys.path.insert(0, str(DATA))
 from molecules import in_box, vanadyl_v4, vanadyl_v5  # noqa: E402
 
-needs_cp2k = pytest.mark.skipif(shutil.which("cp2k.psmp") is None and shutil.which("cp2k") is None,
-                                reason="CP2K not installed (apt-get install cp2k; .ci/run installs it)")  # fmt: skip
+needs_cp2k = pytest.mark.skipif(
+    shutil.which("cp2k.psmp") is None and shutil.which("cp2k") is None,
+    reason="CP2K not installed (apt-get install cp2k; .ci/run installs it)",
+)
 
 
 def test_spin_state_from_valence(nvp28_small):
@@ -182,8 +184,9 @@ def test_optimised_geometry_is_read_back():
     start = in_box(vanadyl_v5())
     final, converged = read_optimized(DATA / "v5_opt" / "cp2k-0.out", DATA / "v5_opt", start)
     assert converged
-    np.testing.assert_allclose(final.positions, read_structure(DATA / "v5_opt" / "optimized.extxyz").positions,
-                               atol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(
+        final.positions, read_structure(DATA / "v5_opt" / "optimized.extxyz").positions, atol=1e-6
+    )
     assert final.get_chemical_symbols() == start.get_chemical_symbols()
     np.testing.assert_array_equal(final.arrays["valence"], start.arrays["valence"])
     # the built molecule's 155° V–O–H angles relax towards a bent hydroxyl
@@ -210,7 +213,8 @@ def test_live_wannier_bonds_of_the_optimised_vanadyl(tmp_path):
     """CP2K run here on the committed optimised OV(OH)3, then the bond analysis."""
     atoms = read_structure(DATA / "v5_opt" / "optimized.extxyz")
     CP2KRun(atoms, load_dft_settings("pbe-szv-fast"), "single-point", tmp_path, ranks=2, wannier=True).run(
-        timeout_s=600)  # fmt: skip
+        timeout_s=600
+    )
     from vitreous.io import write_structure
 
     write_structure(atoms, tmp_path / "structure.extxyz")
@@ -220,8 +224,9 @@ def test_live_wannier_bonds_of_the_optimised_vanadyl(tmp_path):
 @needs_cp2k
 def test_live_v4_spin_localises_on_vanadium(tmp_path):
     atoms = in_box(vanadyl_v4())
-    res = CP2KRun(atoms, load_dft_settings("pbe-szv-fast"), "single-point", tmp_path, ranks=2,
-                  spin_populations=True).run(timeout_s=600)  # fmt: skip
+    res = CP2KRun(
+        atoms, load_dft_settings("pbe-szv-fast"), "single-point", tmp_path, ranks=2, spin_populations=True
+    ).run(timeout_s=600)
     spin = res["mulliken_spin"]
     assert spin[0] > 0.6 and abs(spin.sum() - 1.0) < 0.05  # one unpaired electron, mostly on V
     assert valence_from_spin(spin, atoms.get_chemical_symbols()) == {0: 4}
@@ -315,8 +320,10 @@ def _centres_about(o, toward, n, angle_deg, r=0.35, rng=None):
     a /= np.linalg.norm(a)
     b = np.cross(u, a)
     th = np.radians(angle_deg)
-    return [o + r * (np.cos(th) * u + np.sin(th) * (np.cos(p) * a + np.sin(p) * b))
-            for p in 2 * np.pi * np.arange(n) / max(n, 1)]  # fmt: skip
+    return [
+        o + r * (np.cos(th) * u + np.sin(th) * (np.cos(p) * a + np.sin(p) * b))
+        for p in 2 * np.pi * np.arange(n) / max(n, 1)
+    ]
 
 
 def test_wannier_bonds_on_hand_placed_centres():
@@ -382,8 +389,9 @@ def test_cli_dft_optimize_writes_the_final_structure(tmp_path):
 
     s = tmp_path / "m.extxyz"
     write_structure(in_box(vanadyl_v5()), s)
-    r = CliRunner().invoke(app, ["dft", "optimize", str(s), "-o", str(tmp_path / "opt"), "--settings", "pbe-szv-fast",
-                                 "--steps", "2"])  # fmt: skip
+    r = CliRunner().invoke(
+        app, ["dft", "optimize", str(s), "-o", str(tmp_path / "opt"), "--settings", "pbe-szv-fast", "--steps", "2"]
+    )
     assert r.exit_code == 0, r.output
     assert "stopped at its step limit" in r.output
     # progress streamed from the growing CP2K log: SCF steps and BFGS steps, each once
@@ -404,8 +412,23 @@ def test_cli_dft_melt_quench_segments_chain_wavefunctions(tmp_path):
 
     s = tmp_path / "m.extxyz"
     write_structure(in_box(vanadyl_v5()), s)
-    args = ["dft", "melt-quench", str(s), "-o", str(tmp_path / "mq"), "--settings", "pbe-szv-fast", "--segments", "2",
-            "--steps-per-segment", "1", "--t-melt-K", "1000", "--t-final-K", "300"]  # fmt: skip
+    args = [
+        "dft",
+        "melt-quench",
+        str(s),
+        "-o",
+        str(tmp_path / "mq"),
+        "--settings",
+        "pbe-szv-fast",
+        "--segments",
+        "2",
+        "--steps-per-segment",
+        "1",
+        "--t-melt-K",
+        "1000",
+        "--t-final-K",
+        "300",
+    ]
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
     first, second = sorted((tmp_path / "mq").glob("segment-*"))
@@ -417,8 +440,13 @@ def test_cli_dft_melt_quench_segments_chain_wavefunctions(tmp_path):
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0 and "segment 1/2" not in again.output
     with pytest.raises(EngineError, match="not found"):
-        CP2KRun(vanadyl_v5(), load_dft_settings("pbe-szv-fast"), "single-point", tmp_path / "x",
-                guess_wfn=tmp_path / "missing.wfn").run()  # fmt: skip
+        CP2KRun(
+            vanadyl_v5(),
+            load_dft_settings("pbe-szv-fast"),
+            "single-point",
+            tmp_path / "x",
+            guess_wfn=tmp_path / "missing.wfn",
+        ).run()
 
 
 def test_wannier_bonds_in_a_glass_cell_with_leaning_lone_pairs(relaxed_nvp28):

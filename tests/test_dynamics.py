@@ -142,8 +142,8 @@ def test_kinisi_agrees_on_the_same_trajectory():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         da = kinisi_analyze.DiffusionAnalyzer.from_ase(
-            frames, specie="Na", time_step=sc.scalar(0.1, unit="ps"), step_skip=sc.scalar(1),
-            progress=False)  # fmt: skip
+            frames, specie="Na", time_step=sc.scalar(0.1, unit="ps"), step_skip=sc.scalar(1), progress=False
+        )
         da.diffusion(sc.scalar(1.0, unit="ps"), progress=False, random_state=np.random.RandomState(0))
     samples = sc.to_unit(da.D, "cm^2/s").values
     d_k, e_k = float(np.mean(samples)), float(np.std(samples))
@@ -192,8 +192,9 @@ def test_percolation_on_hand_made_lattices():
     isolated = np.array([[1, 1, 1], [5, 5, 5], [8, 2, 6]], dtype=float)
     res = percolation(isolated, cell, 2.0)
     assert not res.percolates and res.cluster_sizes == [1, 1, 1]
-    cube = np.array([[x, y, z] for x in np.arange(0.5, 10, 2.0) for y in np.arange(0.5, 10, 2.0)
-                     for z in np.arange(0.5, 10, 2.0)])  # fmt: skip
+    cube = np.array(
+        [[x, y, z] for x in np.arange(0.5, 10, 2.0) for y in np.arange(0.5, 10, 2.0) for z in np.arange(0.5, 10, 2.0)]
+    )
     assert percolation(cube, cell, 2.1).to_dict()["percolating_axes"] == ["a", "b", "c"]
     with pytest.raises(AnalysisError, match="half the cell"):
         percolation(line, cell, 6.0)
@@ -418,8 +419,11 @@ def test_arrhenius_scatter_beyond_the_error_bars_widens_the_interval():
     # errors smaller than stated do not shrink the interval
     exact = fit_arrhenius(t, truth, 0.05 * truth)
     assert exact.covariance_scale == 1.0 and exact.chi2_reduced < 1e-12
-    expected = np.sqrt(np.linalg.inv(np.array([[1, -x] for x in 1 / (k_b * t)]).T
-                                     @ np.array([[1, -x] for x in 1 / (k_b * t)]) / 0.05**2)[1, 1])  # fmt: skip
+    expected = np.sqrt(
+        np.linalg.inv(
+            np.array([[1, -x] for x in 1 / (k_b * t)]).T @ np.array([[1, -x] for x in 1 / (k_b * t)]) / 0.05**2
+        )[1, 1]
+    )
     assert exact.Ea_err_eV == pytest.approx(expected, rel=1e-9)
 
 

@@ -106,11 +106,14 @@ def test_eis_readers_sign_temperature_and_gamry(tmp_path):
     assert s2.temperature_K == 450.0
     assert read_spectrum(f2, temperature_K=500.0).temperature_K == 500.0
     # Gamry .DTA: ZCURVE table, two header lines, then Pt Time Freq Zreal Zimag ...
-    rows = "\n".join(f"\t{i}\t{i}\t{a}\t{b}\t{c}\t1\t{abs(b + 1j * c)}\t0" for i, (a, b, c) in
-                     enumerate(szip(F, z.real, z.imag)))  # fmt: skip
+    rows = "\n".join(
+        f"\t{i}\t{i}\t{a}\t{b}\t{c}\t1\t{abs(b + 1j * c)}\t0" for i, (a, b, c) in enumerate(szip(F, z.real, z.imag))
+    )
     dta = tmp_path / "scan.DTA"
-    dta.write_text("EXPLAIN\nTAG\tEISPOT\nZCURVE\tTABLE\n\tPt\tTime\tFreq\tZreal\tZimag\tZsig\tZmod\tZphz\n"
-                   "\t#\ts\tHz\tohm\tohm\tV\tohm\tdeg\n" + rows + "\n")  # fmt: skip
+    dta.write_text(
+        "EXPLAIN\nTAG\tEISPOT\nZCURVE\tTABLE\n\tPt\tTime\tFreq\tZreal\tZimag\tZsig\tZmod\tZphz\n"
+        "\t#\ts\tHz\tohm\tohm\tV\tohm\tdeg\n" + rows + "\n"
+    )
     np.testing.assert_allclose(read_spectrum(dta).z_ohm, z)
 
 
@@ -147,12 +150,32 @@ def test_eis_cli(tmp_path):
     f = tmp_path / "s_473K.txt"
     f.write_text("# synthetic\n" + "\n".join(f"{a} {b} {c}" for a, b, c in szip(F, z.real, z.imag)))
     out = tmp_path / "eis.json"
-    res = runner.invoke(app, ["exp", "eis", str(f), "--thickness-mm", "1", "--area-cm2", "0.5", "-o", str(out),
-                              "--plots", str(tmp_path / "plots")])  # fmt: skip
+    res = runner.invoke(
+        app,
+        [
+            "exp",
+            "eis",
+            str(f),
+            "--thickness-mm",
+            "1",
+            "--area-cm2",
+            "0.5",
+            "-o",
+            str(out),
+            "--plots",
+            str(tmp_path / "plots"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     d = json.loads(out.read_text())
-    for key in ("bulk_resistance_ohm", "bulk_resistance_err_ohm", "sigma_S_cm", "sigma_err_S_cm", "circuit",
-                "parameters"):  # fmt: skip
+    for key in (
+        "bulk_resistance_ohm",
+        "bulk_resistance_err_ohm",
+        "sigma_S_cm",
+        "sigma_err_S_cm",
+        "circuit",
+        "parameters",
+    ):
         assert key in d
     assert d["sigma_S_cm"] == pytest.approx(0.1 / (d["bulk_resistance_ohm"] * 0.5), rel=1e-12)
     assert d["temperature_K"] == 473.0
@@ -166,8 +189,20 @@ def test_eis_cli(tmp_path):
         res = runner.invoke(app, ["exp", "eis", str(f), *args, "-o", str(bad_out)])
         assert res.exit_code == 2 and fragment in res.output and len(res.output.strip().splitlines()) == 1
         assert not bad_out.exists()  # nothing partial written
-    res = runner.invoke(app, ["exp", "eis", str(tmp_path / "none.txt"), "--thickness-mm", "1", "--area-cm2", "1",
-                              "-o", str(tmp_path / "x.json")])  # fmt: skip
+    res = runner.invoke(
+        app,
+        [
+            "exp",
+            "eis",
+            str(tmp_path / "none.txt"),
+            "--thickness-mm",
+            "1",
+            "--area-cm2",
+            "1",
+            "-o",
+            str(tmp_path / "x.json"),
+        ],
+    )
     assert res.exit_code == 2 and "none.txt" in res.output
 
 
@@ -204,8 +239,13 @@ def test_xps_recovers_the_v4_fraction(f4):
 def test_xps_o1s_and_v2p12_in_the_window_are_not_vanadium_2p32(tmp_path):
     e = np.arange(508.0, 534.0, 0.05)
     f4, v = 0.13, 3e4
-    peaks = (gl(e, 517.25, 1.35, v * (1 - f4)) + gl(e, 516.05, 1.6, v * f4) + gl(e, 524.6, 2.3, 0.5 * v * (1 - f4))
-             + gl(e, 523.4, 2.6, 0.5 * v * f4) + gl(e, 530.1, 1.4, 9e4))  # fmt: skip
+    peaks = (
+        gl(e, 517.25, 1.35, v * (1 - f4))
+        + gl(e, 516.05, 1.6, v * f4)
+        + gl(e, 524.6, 2.3, 0.5 * v * (1 - f4))
+        + gl(e, 523.4, 2.6, 0.5 * v * f4)
+        + gl(e, 530.1, 1.4, 9e4)
+    )
     y = np.random.default_rng(7).poisson(shirley_on(e, peaks, 400.0, 0.06) + peaks)
     path = tmp_path / "v2p.txt"  # descending energies, as many instruments write
     path.write_text("Binding Energy (eV)\tCounts\n" + "\n".join(f"{a:.2f}\t{b}" for a, b in szip(e[::-1], y[::-1])))
@@ -260,8 +300,21 @@ def test_xps_cli_and_build_from_xps(tmp_path):
     assert {"V4_fraction", "V4_fraction_err", "components"} <= set(d)
     assert {"label", "binding_energy_eV", "fwhm_eV", "area"} <= set(d["components"][0])
     model = tmp_path / "m.extxyz"
-    res = runner.invoke(app, ["build", "NVP28", "--atoms", "405", "-o", str(model), "--from-xps", str(out),
-                              "--json", str(tmp_path / "m.json")])  # fmt: skip
+    res = runner.invoke(
+        app,
+        [
+            "build",
+            "NVP28",
+            "--atoms",
+            "405",
+            "-o",
+            str(model),
+            "--from-xps",
+            str(out),
+            "--json",
+            str(tmp_path / "m.json"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     built = json.loads((tmp_path / "m.json").read_text())
     assert built["v4_fraction"] == pytest.approx(d["V4_fraction"], abs=0.03)  # integer counts of ~60 V
@@ -342,11 +395,25 @@ def _study_with_measurements(tmp_path):
     z = z_model(F, *TRUE)
     for temp in (450, 500):
         (tmp_path / f"e{temp}.txt").write_text("\n".join(f"{a} {b} {c}" for a, b, c in szip(F, z.real, z.imag)))
-    raw = {"name": "m", "compositions": ["NVP28"], "sizes": [120],
-           "experiment": {"NVP28": {"v4_fraction": "xps", "density_g_cm3": 2.9,
-                                    "xps": {"file": "v.txt"}, "dsc": {"file": "d.txt", "temperature_unit": "K"},
-                                    "eis": {"files": ["e450.txt", "e500.txt"], "temperatures_K": [450, 500],
-                                            "thickness_mm": 1.0, "area_cm2": 0.5}}}}  # fmt: skip
+    raw = {
+        "name": "m",
+        "compositions": ["NVP28"],
+        "sizes": [120],
+        "experiment": {
+            "NVP28": {
+                "v4_fraction": "xps",
+                "density_g_cm3": 2.9,
+                "xps": {"file": "v.txt"},
+                "dsc": {"file": "d.txt", "temperature_unit": "K"},
+                "eis": {
+                    "files": ["e450.txt", "e500.txt"],
+                    "temperatures_K": [450, 500],
+                    "thickness_mm": 1.0,
+                    "area_cm2": 0.5,
+                },
+            }
+        },
+    }
     return raw, str(Path(tmp_path) / "study.toml")
 
 

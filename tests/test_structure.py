@@ -123,8 +123,12 @@ def test_s_of_k_tends_to_one_and_routes_agree(liquid_nvp28):
     fine = np.linspace(1.5, 12, 24 * 40 + 1)
     w_fine = scattering_weights(rdf.element_labels, fine, "neutron")
     s_fine = total_from_partials(faber_ziman_partials(rdf, fine, lorch=False), conc, w_fine)
-    s_ft = np.array([np.average(s_fine[(fine >= a) & (fine < b)], weights=fine[(fine >= a) & (fine < b)] ** 2)
-                     for a, b in itertools.pairwise(bins)])[np.searchsorted(bins, kd) - 1]  # fmt: skip
+    s_ft = np.array(
+        [
+            np.average(s_fine[(fine >= a) & (fine < b)], weights=fine[(fine >= a) & (fine < b)] ** 2)
+            for a, b in itertools.pairwise(bins)
+        ]
+    )[np.searchsorted(bins, kd) - 1]
     sel = kd > 2.5
     # 12 frames of 405 atoms, 20,000 of the ~77,000 vectors (a few hundred per bin near the
     # main peak, where S ~ 2 and each vector's |ρ|² is exponentially distributed: noise
@@ -363,8 +367,15 @@ def _direct_total(traj, frames, k_bins, weight_of):
         pos = traj.positions(slice(f, f + 1))[0]
         recip = 2 * np.pi * np.linalg.inv(cell).T
         m = int(np.ceil(k_bins[-1] / np.linalg.norm(recip, axis=1).min()))
-        hkl = np.array([(h, kk, ll) for h in range(0, m + 1) for kk in range(-m, m + 1) for ll in range(-m, m + 1)
-                        if (h, kk, ll) > (0, 0, 0)])  # fmt: skip
+        hkl = np.array(
+            [
+                (h, kk, ll)
+                for h in range(0, m + 1)
+                for kk in range(-m, m + 1)
+                for ll in range(-m, m + 1)
+                if (h, kk, ll) > (0, 0, 0)
+            ]
+        )
         kv = hkl @ recip
         kn = np.linalg.norm(kv, axis=1)
         idx = np.digitize(kn, k_bins) - 1

@@ -41,8 +41,9 @@ __all__ = ["ElectronicResult", "valence_from_spin", "wannier_bonds"]
 
 def valence_from_spin(spin: np.ndarray, symbols: list[str], threshold: float = 0.5) -> dict[int, int]:
     """{atom index: 4 or 5} for every V from its spin moment (μB)."""
-    return {i: (4 if abs(m) >= threshold else 5) for i, (s, m) in enumerate(zip(symbols, spin, strict=True))
-            if s == "V"}  # fmt: skip
+    return {
+        i: (4 if abs(m) >= threshold else 5) for i, (s, m) in enumerate(zip(symbols, spin, strict=True)) if s == "V"
+    }
 
 
 def _mic(d: np.ndarray, atoms: Atoms) -> np.ndarray:
@@ -71,10 +72,17 @@ class ElectronicResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON layout of ``vitreous analyze electronic``."""
-        return {"bonds": self.bonds, "vanadium": self.vanadium, "lone_pairs": {str(k): v for k, v in
-                self.lone_pairs.items()}, "unassigned_centres": self.unassigned,
-                "centres_per_atom": {str(k): v for k, v in self.owned.items()}, "agreement": self.agreement,
-                "criteria": self.criteria, "oxygen": self.oxygen, "bond_lengths": self.bond_lengths}  # fmt: skip
+        return {
+            "bonds": self.bonds,
+            "vanadium": self.vanadium,
+            "lone_pairs": {str(k): v for k, v in self.lone_pairs.items()},
+            "unassigned_centres": self.unassigned,
+            "centres_per_atom": {str(k): v for k, v in self.owned.items()},
+            "agreement": self.agreement,
+            "criteria": self.criteria,
+            "oxygen": self.oxygen,
+            "bond_lengths": self.bond_lengths,
+        }
 
 
 def wannier_bonds(
@@ -120,8 +128,11 @@ def wannier_bonds(
         Bonds, per-V summary (V=O, V–O, n_V, spin, valence from spin / bond valence /
         formal), lone pairs, BO/NBO partition, bond-length distributions by order.
     """
-    c = np.concatenate([np.asarray(x).reshape(-1, 3) for x in centres]) if isinstance(centres, list) else np.asarray(
-        centres).reshape(-1, 3)  # fmt: skip
+    c = (
+        np.concatenate([np.asarray(x).reshape(-1, 3) for x in centres])
+        if isinstance(centres, list)
+        else np.asarray(centres).reshape(-1, 3)
+    )
     if len(c) == 0:
         raise AnalysisError("no Wannier centres", hint="run the DFT step with --wannier")
     if double_min_centres < 3:
@@ -138,8 +149,9 @@ def wannier_bonds(
         d = _mic(pos[o_idx] - pos[cation], atoms)
         r = np.linalg.norm(d, axis=1)
         for o, vec, length in zip(o_idx[r < cut], d[r < cut], r[r < cut], strict=True):
-            bonds.append({"atoms": [int(cation), int(o)], "pair": f"{sym[cation]}-O", "length_A": float(length),
-                          "vec": vec})  # fmt: skip
+            bonds.append(
+                {"atoms": [int(cation), int(o)], "pair": f"{sym[cation]}-O", "length_A": float(length), "vec": vec}
+            )
     counts = np.zeros(len(bonds), dtype=int)
     angles: list[list[float]] = [[] for _ in bonds]
     lone: dict[int, int] = {}
@@ -182,19 +194,30 @@ def wannier_bonds(
     histogram: dict[str, dict[str, int]] = {}
     for b, n, ang in zip(bonds, counts, angles, strict=True):
         order = "double" if n >= double_min_centres else "single" if n >= 2 else "ionic"
-        out_bonds.append({"atoms": b["atoms"], "pair": b["pair"], "length_A": b["length_A"], "n_centres": int(n),
-                          "order": order, "centre_angles_deg": sorted(round(a, 1) for a in ang)})  # fmt: skip
+        out_bonds.append(
+            {
+                "atoms": b["atoms"],
+                "pair": b["pair"],
+                "length_A": b["length_A"],
+                "n_centres": int(n),
+                "order": order,
+                "centre_angles_deg": sorted(round(a, 1) for a in ang),
+            }
+        )
         h = histogram.setdefault(b["pair"], {})
         h[str(int(n))] = h.get(str(int(n)), 0) + 1
     vanadium = []
     spin_val = valence_from_spin(spin, list(sym), spin_threshold) if spin is not None else {}
     for v in v_idx:
         mine = [b for b in out_bonds if b["atoms"][0] == v]  # V–O bonds of this V
-        entry = {"index": int(v), "n_double": sum(b["order"] == "double" for b in mine),
-                 "n_single": sum(b["order"] == "single" for b in mine),
-                 "n_V": sum(b["order"] in ("double", "single") for b in mine),
-                 "spin_moment": None if spin is None else float(spin[v]),
-                 "valence_from_spin": spin_val.get(int(v))}  # fmt: skip
+        entry = {
+            "index": int(v),
+            "n_double": sum(b["order"] == "double" for b in mine),
+            "n_single": sum(b["order"] == "single" for b in mine),
+            "n_V": sum(b["order"] in ("double", "single") for b in mine),
+            "spin_moment": None if spin is None else float(spin[v]),
+            "valence_from_spin": spin_val.get(int(v)),
+        }
         vanadium.append(entry)
     # valence three ways: formal (the model's valence array), bond valence, spin
     bvs = vanadium_bond_valence(atoms) if len(v_idx) else {}
@@ -204,21 +227,37 @@ def wannier_bonds(
         entry["bvs"] = bvs[entry["index"]]["bvs"][entry["valence_bvs"]]
         entry["valence_formal"] = None if formal is None else int(formal[entry["index"]])
     agreement: dict[str, Any] = {}
-    pairs = {"spin_vs_formal": ("valence_from_spin", "valence_formal"),
-             "spin_vs_bvs": ("valence_from_spin", "valence_bvs"),
-             "bvs_vs_formal": ("valence_bvs", "valence_formal")}  # fmt: skip
+    pairs = {
+        "spin_vs_formal": ("valence_from_spin", "valence_formal"),
+        "spin_vs_bvs": ("valence_from_spin", "valence_bvs"),
+        "bvs_vs_formal": ("valence_bvs", "valence_formal"),
+    }
     for name, (a, b) in pairs.items():
         if vanadium and all(e[a] is not None and e[b] is not None for e in vanadium):
             agreement[name] = float(np.mean([e[a] == e[b] for e in vanadium]))
-    return ElectronicResult(out_bonds, vanadium, lone, unassigned, owned, agreement,
-                            {"bond_cutoff_A": bond_cutoff_A, "cone_deg": cone_deg, "spin_threshold": spin_threshold,
-                             "shared": "angle at O between O->centre and O->neighbour below cone_deg, nearest "
-                             "neighbour in angle (V, P or hydroxyl H)", "centre_histogram": histogram,
-                             "single": f"2 to {double_min_centres - 1} centres (σ, one per spin; with a donated O "
-                             "lone pair two per spin)", "double": f">= {double_min_centres} centres",
-                             "double_min_centres": double_min_centres,
-                             "P-O_cutoff_A": po_cutoff_A},
-                            _oxygen_partition(atoms, out_bonds), _length_stats(out_bonds))  # fmt: skip
+    return ElectronicResult(
+        out_bonds,
+        vanadium,
+        lone,
+        unassigned,
+        owned,
+        agreement,
+        {
+            "bond_cutoff_A": bond_cutoff_A,
+            "cone_deg": cone_deg,
+            "spin_threshold": spin_threshold,
+            "shared": "angle at O between O->centre and O->neighbour below cone_deg, nearest "
+            "neighbour in angle (V, P or hydroxyl H)",
+            "centre_histogram": histogram,
+            "single": f"2 to {double_min_centres - 1} centres (σ, one per spin; with a donated O "
+            "lone pair two per spin)",
+            "double": f">= {double_min_centres} centres",
+            "double_min_centres": double_min_centres,
+            "P-O_cutoff_A": po_cutoff_A,
+        },
+        _oxygen_partition(atoms, out_bonds),
+        _length_stats(out_bonds),
+    )
 
 
 def _oxygen_partition(atoms: Atoms, bonds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -233,9 +272,14 @@ def _oxygen_partition(atoms: Atoms, bonds: list[dict[str, Any]]) -> dict[str, An
     n = np.array([n_bonds[int(o)] for o in o_idx])
     if len(n) == 0:
         return {}
-    return {"free": float(np.mean(n == 0)), "NBO": float(np.mean(n == 1)), "BO": float(np.mean(n == 2)),
-            "tricluster": float(np.mean(n >= 3)), "n_O": len(n),
-            "former_bonds": {str(int(o)): int(k) for o, k in zip(o_idx, n, strict=True)}}  # fmt: skip
+    return {
+        "free": float(np.mean(n == 0)),
+        "NBO": float(np.mean(n == 1)),
+        "BO": float(np.mean(n == 2)),
+        "tricluster": float(np.mean(n >= 3)),
+        "n_O": len(n),
+        "former_bonds": {str(int(o)): int(k) for o, k in zip(o_idx, n, strict=True)},
+    }
 
 
 def _length_stats(bonds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -244,6 +288,12 @@ def _length_stats(bonds: list[dict[str, Any]]) -> dict[str, Any]:
     for order in ("double", "single", "ionic"):
         x = np.array([b["length_A"] for b in bonds if b["order"] == order and b["pair"] == "V-O"])
         if len(x):
-            out[order] = {"n": len(x), "mean_A": float(x.mean()), "std_A": float(x.std()), "min_A": float(x.min()),
-                          "max_A": float(x.max()), "lengths_A": sorted(x.tolist())}  # fmt: skip
+            out[order] = {
+                "n": len(x),
+                "mean_A": float(x.mean()),
+                "std_A": float(x.std()),
+                "min_A": float(x.min()),
+                "max_A": float(x.max()),
+                "lengths_A": sorted(x.tolist()),
+            }
     return out

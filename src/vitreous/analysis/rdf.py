@@ -192,9 +192,19 @@ class RDFResult:
         """Inverse of :meth:`to_dict`."""
         labels = sorted({k.split("-")[0] for k in d["partials"]})
         elements = [lab for lab in labels if not lab[-1].isdigit()]
-        return cls(np.array(d["r"]), {k: np.array(v) for k, v in d["partials"].items()}, np.array(d["total"]),
-                   d["counts"], elements, d["density_A3"], d["volume_A3"], d["n_frames"], d["r_max_A"], d["dr_A"],
-                   d.get("smoothing_A", 0.04))  # fmt: skip
+        return cls(
+            np.array(d["r"]),
+            {k: np.array(v) for k, v in d["partials"].items()},
+            np.array(d["total"]),
+            d["counts"],
+            elements,
+            d["density_A3"],
+            d["volume_A3"],
+            d["n_frames"],
+            d["r_max_A"],
+            d["dr_A"],
+            d.get("smoothing_A", 0.04),
+        )
 
     def plot(self, ax: Any, pairs: list[str] | None = None) -> Any:
         """Plot the total and chosen partials on a matplotlib axis."""

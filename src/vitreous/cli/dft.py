@@ -31,8 +31,17 @@ def _common(structure: Path, settings: str, broken_symmetry: bool):
     return atoms, load_dft_settings(settings, broken_symmetry=broken_symmetry)
 
 
-def _run(run_type: str, structure: Path, output: Path, settings: str, ranks: int, wannier: bool, spin: bool,
-         broken: bool, **kw) -> None:  # fmt: skip
+def _run(
+    run_type: str,
+    structure: Path,
+    output: Path,
+    settings: str,
+    ranks: int,
+    wannier: bool,
+    spin: bool,
+    broken: bool,
+    **kw,
+) -> None:
     from vitreous.engines.cp2k import CP2KRun
     from vitreous.io import write_structure
 
@@ -40,9 +49,13 @@ def _run(run_type: str, structure: Path, output: Path, settings: str, ranks: int
     output.mkdir(parents=True, exist_ok=True)
     write_structure(atoms, output / "structure.extxyz")
     res = CP2KRun(atoms, s, run_type, output, ranks=ranks, wannier=wannier, spin_populations=spin, **kw).run(
-        progress=lambda m: console.print(f"  {m}", highlight=False))  # fmt: skip
-    summary = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in res.items()
-               if k not in ("wannier_centres_A", "final_atoms")}  # fmt: skip
+        progress=lambda m: console.print(f"  {m}", highlight=False)
+    )
+    summary = {
+        k: (v.tolist() if isinstance(v, np.ndarray) else v)
+        for k, v in res.items()
+        if k not in ("wannier_centres_A", "final_atoms")
+    }
     if "final_atoms" in res:
         write_structure(res["final_atoms"], output / "optimized.extxyz")
         summary["optimized_structure"] = str(output / "optimized.extxyz")
@@ -56,8 +69,11 @@ def _run(run_type: str, structure: Path, output: Path, settings: str, ranks: int
         summary["trajectory"] = str(bomd_to_h5md(output, atoms, output / "trajectory.h5"))
     write_json(summary, output / "summary.json")
     e = res.get("energy_eV")
-    console.print(f"done in {res['wall_time_s']:.0f} s: E = {e:.6f} eV; SCF steps {res['scf_steps'][:10]}"
-                  if e is not None else f"done in {res['wall_time_s']:.0f} s")  # fmt: skip
+    console.print(
+        f"done in {res['wall_time_s']:.0f} s: E = {e:.6f} eV; SCF steps {res['scf_steps'][:10]}"
+        if e is not None
+        else f"done in {res['wall_time_s']:.0f} s"
+    )
 
 
 @app.command("single-point")
@@ -105,8 +121,20 @@ def md(
     seed: Annotated[int, typer.Option(help="Velocity seed")] = 1,
 ) -> None:
     """Born–Oppenheimer NVT MD (s-BOMD: 300 K from a classical model); rerun to resume."""
-    _run("md", structure, output, settings, ranks, wannier, spin_populations, broken_symmetry, steps=steps,
-         timestep_fs=timestep_fs, temperature_K=temperature_K, seed=seed)  # fmt: skip
+    _run(
+        "md",
+        structure,
+        output,
+        settings,
+        ranks,
+        wannier,
+        spin_populations,
+        broken_symmetry,
+        steps=steps,
+        timestep_fs=timestep_fs,
+        temperature_K=temperature_K,
+        seed=seed,
+    )
 
 
 @app.command("melt-quench")
@@ -133,11 +161,20 @@ def melt_quench(
         folder = output / f"segment-{k:02d}-{temp:.0f}K"
         if not (folder / "summary.json").is_file():
             console.print(f"segment {k + 1}/{segments}: {temp:.0f} K, {steps} steps")
-            res = CP2KRun(atoms, s, "md", folder, ranks=ranks, steps=steps, timestep_fs=timestep_fs,
-                          temperature_K=temp, guess_wfn=guess).run(
-                              progress=lambda m: console.print(f"  {m}", highlight=False))  # fmt: skip
-            write_json({"temperature_K": temp, "steps": steps, "wall_time_s": res["wall_time_s"]},
-                       folder / "summary.json")  # fmt: skip
+            res = CP2KRun(
+                atoms,
+                s,
+                "md",
+                folder,
+                ranks=ranks,
+                steps=steps,
+                timestep_fs=timestep_fs,
+                temperature_K=temp,
+                guess_wfn=guess,
+            ).run(progress=lambda m: console.print(f"  {m}", highlight=False))
+            write_json(
+                {"temperature_K": temp, "steps": steps, "wall_time_s": res["wall_time_s"]}, folder / "summary.json"
+            )
         atoms = read_md_frames(folder, atoms)[-1]
         wfn = folder / "vitreous-RESTART.wfn"
         guess = wfn if wfn.is_file() else None
@@ -176,13 +213,15 @@ def analyze_electronic(
     if not inputs:
         raise InputFileError(f"{run_dir} holds no CP2K input", hint="run 'vitreous dft single-point --wannier'")
     atoms.set_cell(read_input_cell(inputs[-1]))
-    res = wannier_bonds(atoms, centres, bond_cutoff_A, cone_deg, spin, spin_threshold,
-                        double_min_centres=double_min_centres)  # fmt: skip
+    res = wannier_bonds(
+        atoms, centres, bond_cutoff_A, cone_deg, spin, spin_threshold, double_min_centres=double_min_centres
+    )
     write_json(res.to_dict(), output)
     for v in res.vanadium:
-        console.print(f"V{v['index']}: {v['n_double']} V=O, {v['n_single']} V–O, n_V {v['n_V']}"
-                      + (f", spin {v['spin_moment']:+.2f} → V{v['valence_from_spin']}+" if v["spin_moment"] is not None
-                         else ""))  # fmt: skip
+        console.print(
+            f"V{v['index']}: {v['n_double']} V=O, {v['n_single']} V–O, n_V {v['n_V']}"
+            + (f", spin {v['spin_moment']:+.2f} → V{v['valence_from_spin']}+" if v["spin_moment"] is not None else "")
+        )
     if res.oxygen:
         ox = res.oxygen
         console.print(f"O from Wannier bonds: BO {ox['BO']:.1%}, NBO {ox['NBO']:.1%}, free {ox['free']:.1%}")

@@ -65,8 +65,18 @@ def eis(
         series = fit_eis_series(spectra, thickness_mm, area_cm2, circuit, guess, bulk_elements, form)  # type: ignore[arg-type]
     data = series.to_dict()
     first = data["spectra"][0]
-    out = {k: first[k] for k in ("bulk_resistance_ohm", "bulk_resistance_err_ohm", "sigma_S_cm", "sigma_err_S_cm",
-                                 "circuit", "parameters", "temperature_K")} | data  # fmt: skip
+    out = {
+        k: first[k]
+        for k in (
+            "bulk_resistance_ohm",
+            "bulk_resistance_err_ohm",
+            "sigma_S_cm",
+            "sigma_err_S_cm",
+            "circuit",
+            "parameters",
+            "temperature_K",
+        )
+    } | data
     write_json(out, output)
     for fit in series.fits:
         t = fit.spectrum.temperature_K
@@ -109,8 +119,15 @@ def xps(
     check_writable(output)
     rng = _floats(energy_range_eV, "--energy-range-eV", 2)
     e, y = read_xps(file)
-    fit = fit_xps(e, y, tuple(c.strip() for c in components.split(",")), shape,  # type: ignore[arg-type]
-                  None if rng is None else (rng[0], rng[1]), shift_eV, str(file))  # fmt: skip
+    fit = fit_xps(
+        e,
+        y,
+        tuple(c.strip() for c in components.split(",")),
+        shape,  # type: ignore[arg-type]
+        None if rng is None else (rng[0], rng[1]),
+        shift_eV,
+        str(file),
+    )
     write_json(fit.to_dict(), output)
     for c in fit.components:
         console.print(
@@ -143,8 +160,14 @@ def dsc(
 
     check_writable(output)
     t, hf = read_dsc(file, temperature_unit)  # type: ignore[arg-type]
-    windows = [_floats(w, name, 2) for w, name in ((glass_window_K, "--glass-window-K"),
-               (liquid_window_K, "--liquid-window-K"), (search_range_K, "--search-range-K"))]  # fmt: skip
+    windows = [
+        _floats(w, name, 2)
+        for w, name in (
+            (glass_window_K, "--glass-window-K"),
+            (liquid_window_K, "--liquid-window-K"),
+            (search_range_K, "--search-range-K"),
+        )
+    ]
     ranges = [None if w is None else (w[0], w[1]) for w in windows]
     fit = fit_dsc(t, hf, endo, *ranges, source=str(file))  # type: ignore[arg-type]
     write_json(fit.to_dict(), output)

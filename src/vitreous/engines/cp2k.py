@@ -39,8 +39,28 @@ __all__ = ["CP2KRun", "DFTSettings", "find_cp2k", "load_dft_settings", "write_in
 RunType = Literal["single-point", "energy", "optimize", "md"]
 PROJECT = "vitreous"
 #: Valence electrons of the GTH-PBE pseudopotentials used (file GTH_POTENTIALS).
-GTH_Q = {"H": 1, "Li": 3, "Na": 9, "K": 9, "Mg": 10, "Ca": 10, "B": 3, "Al": 3, "Si": 4, "P": 5, "O": 6, "V": 13,
-         "Ti": 12, "Fe": 16, "Zn": 12, "S": 6, "C": 4, "N": 5, "F": 7, "Cl": 7}  # fmt: skip
+GTH_Q = {
+    "H": 1,
+    "Li": 3,
+    "Na": 9,
+    "K": 9,
+    "Mg": 10,
+    "Ca": 10,
+    "B": 3,
+    "Al": 3,
+    "Si": 4,
+    "P": 5,
+    "O": 6,
+    "V": 13,
+    "Ti": 12,
+    "Fe": 16,
+    "Zn": 12,
+    "S": 6,
+    "C": 4,
+    "N": 5,
+    "F": 7,
+    "Cl": 7,
+}
 
 
 @dataclass(frozen=True)
@@ -132,8 +152,11 @@ def load_dft_settings(name_or_path: str, **overrides: Any) -> DFTSettings:
     else:
         res = resources.files("vitreous.data").joinpath("dft", f"{name_or_path}.toml")
         if not res.is_file():
-            names = sorted(p.name[:-5] for p in resources.files("vitreous.data").joinpath("dft").iterdir()
-                           if p.name.endswith(".toml"))  # fmt: skip
+            names = sorted(
+                p.name[:-5]
+                for p in resources.files("vitreous.data").joinpath("dft").iterdir()
+                if p.name.endswith(".toml")
+            )
             raise EngineError(f"unknown DFT settings '{name_or_path}'", hint=f"presets: {', '.join(names)}")
         text = res.read_text()
     raw = tomllib.loads(text)
@@ -176,9 +199,20 @@ def spin_state(atoms: Atoms, settings: DFTSettings) -> tuple[int, int, int]:
 
 def _bs_block(alpha: int) -> list[str]:
     """&BS lines moving one 3d electron into (alpha=+1) or out of (alpha=-1) the alpha channel."""
-    return ["      &BS", "        &ALPHA", f"          NEL {alpha:+d}", "          L 2", "          N 3",
-            "        &END ALPHA", "        &BETA", f"          NEL {-alpha:+d}", "          L 2", "          N 3",
-            "        &END BETA", "      &END BS"]  # fmt: skip
+    return [
+        "      &BS",
+        "        &ALPHA",
+        f"          NEL {alpha:+d}",
+        "          L 2",
+        "          N 3",
+        "        &END ALPHA",
+        "        &BETA",
+        f"          NEL {-alpha:+d}",
+        "          L 2",
+        "          N 3",
+        "        &END BETA",
+        "      &END BS",
+    ]
 
 
 def _kinds(atoms: Atoms, settings: DFTSettings) -> tuple[list[str], list[str]]:
@@ -199,11 +233,19 @@ def _kinds(atoms: Atoms, settings: DFTSettings) -> tuple[list[str], list[str]]:
     sections = []
     for kind in dict.fromkeys(labels):
         el = kind.split("_")[0]
-        lines = [f"    &KIND {kind}", f"      ELEMENT {el}", f"      BASIS_SET {settings.basis}",
-                 f"      POTENTIAL GTH-{settings.functional}-q{GTH_Q[el]}"]  # fmt: skip
+        lines = [
+            f"    &KIND {kind}",
+            f"      ELEMENT {el}",
+            f"      BASIS_SET {settings.basis}",
+            f"      POTENTIAL GTH-{settings.functional}-q{GTH_Q[el]}",
+        ]
         if el == "V" and settings.hubbard_u_V_eV > 0:
-            lines += ["      &DFT_PLUS_U", "        L 2", f"        U_MINUS_J [eV] {settings.hubbard_u_V_eV:g}",
-                      "      &END DFT_PLUS_U"]  # fmt: skip
+            lines += [
+                "      &DFT_PLUS_U",
+                "        L 2",
+                f"        U_MINUS_J [eV] {settings.hubbard_u_V_eV:g}",
+                "      &END DFT_PLUS_U",
+            ]
         if kind == "V_dn":  # one d electron moved from alpha to beta in the initial guess
             lines += _bs_block(-1)
         elif kind == "V_up":
@@ -244,48 +286,104 @@ def write_input(
         positions = atoms.positions - atoms.positions.mean(axis=0) + edge / 2
     labels, kinds = _kinds(atoms, settings)
     gl = {"single-point": "ENERGY_FORCE", "energy": "ENERGY", "optimize": "GEO_OPT", "md": "MD"}[run_type]
-    scf = [f"      EPS_SCF {settings.eps_scf:g}", f"      MAX_SCF {settings.max_scf}",
-           f"      SCF_GUESS {'RESTART' if wfn_restart else 'ATOMIC'}"]  # fmt: skip
+    scf = [
+        f"      EPS_SCF {settings.eps_scf:g}",
+        f"      MAX_SCF {settings.max_scf}",
+        f"      SCF_GUESS {'RESTART' if wfn_restart else 'ATOMIC'}",
+    ]
     if settings.scf == "ot":
-        scf += ["      &OT", "        MINIMIZER DIIS", "        PRECONDITIONER FULL_ALL", "        ENERGY_GAP 0.05",
-                "      &END OT"]  # fmt: skip
+        scf += [
+            "      &OT",
+            "        MINIMIZER DIIS",
+            "        PRECONDITIONER FULL_ALL",
+            "        ENERGY_GAP 0.05",
+            "      &END OT",
+        ]
         if settings.outer_max_scf > 0:
-            scf += ["      &OUTER_SCF", f"        MAX_SCF {settings.outer_max_scf}",
-                    f"        EPS_SCF {settings.eps_scf:g}", "      &END OUTER_SCF"]  # fmt: skip
+            scf += [
+                "      &OUTER_SCF",
+                f"        MAX_SCF {settings.outer_max_scf}",
+                f"        EPS_SCF {settings.eps_scf:g}",
+                "      &END OUTER_SCF",
+            ]
     else:
         # Broyden with Kerker damping (BETA, bohr^-1) and the spin moment fixed at the V4+ count
-        scf += ["      ADDED_MOS 100", "      &DIAGONALIZATION", "        ALGORITHM STANDARD",
-                "      &END DIAGONALIZATION", "      &MIXING", "        METHOD BROYDEN_MIXING",
-                f"        ALPHA {settings.mixing_alpha:g}", "        BETA 1.5", "        NBROYDEN 8",
-                "      &END MIXING", "      &SMEAR ON", "        METHOD FERMI_DIRAC",
-                f"        ELECTRONIC_TEMPERATURE [K] {settings.smearing_K:g}",
-                f"        FIXED_MAGNETIC_MOMENT {mult - 1}", "      &END SMEAR"]  # fmt: skip
+        scf += [
+            "      ADDED_MOS 100",
+            "      &DIAGONALIZATION",
+            "        ALGORITHM STANDARD",
+            "      &END DIAGONALIZATION",
+            "      &MIXING",
+            "        METHOD BROYDEN_MIXING",
+            f"        ALPHA {settings.mixing_alpha:g}",
+            "        BETA 1.5",
+            "        NBROYDEN 8",
+            "      &END MIXING",
+            "      &SMEAR ON",
+            "        METHOD FERMI_DIRAC",
+            f"        ELECTRONIC_TEMPERATURE [K] {settings.smearing_K:g}",
+            f"        FIXED_MAGNETIC_MOMENT {mult - 1}",
+            "      &END SMEAR",
+        ]
     xc = ["    &XC", f"      &XC_FUNCTIONAL {settings.functional}", "      &END XC_FUNCTIONAL"]
     if settings.dispersion_d3:
-        xc += ["      &VDW_POTENTIAL", "        POTENTIAL_TYPE PAIR_POTENTIAL", "        &PAIR_POTENTIAL",
-               "          TYPE DFTD3", "          PARAMETER_FILE_NAME dftd3.dat",
-               f"          REFERENCE_FUNCTIONAL {settings.functional}", "        &END PAIR_POTENTIAL",
-               "      &END VDW_POTENTIAL"]  # fmt: skip
+        xc += [
+            "      &VDW_POTENTIAL",
+            "        POTENTIAL_TYPE PAIR_POTENTIAL",
+            "        &PAIR_POTENTIAL",
+            "          TYPE DFTD3",
+            "          PARAMETER_FILE_NAME dftd3.dat",
+            f"          REFERENCE_FUNCTIONAL {settings.functional}",
+            "        &END PAIR_POTENTIAL",
+            "      &END VDW_POTENTIAL",
+        ]
     xc.append("    &END XC")
     prints = []
     if spin_populations:
         prints += ["      &MULLIKEN ON", "      &END MULLIKEN", "      &HIRSHFELD ON", "      &END HIRSHFELD"]
-    dft = ["  &DFT", "    BASIS_SET_FILE_NAME BASIS_MOLOPT", "    POTENTIAL_FILE_NAME GTH_POTENTIALS",
-           f"    CHARGE {charge}", "    UKS TRUE"]  # fmt: skip
+    dft = [
+        "  &DFT",
+        "    BASIS_SET_FILE_NAME BASIS_MOLOPT",
+        "    POTENTIAL_FILE_NAME GTH_POTENTIALS",
+        f"    CHARGE {charge}",
+        "    UKS TRUE",
+    ]
     dft.append(f"    MULTIPLICITY {mult}")
     if settings.hubbard_u_V_eV > 0:
         dft.append("    PLUS_U_METHOD MULLIKEN")
     if wfn_restart:
         dft.append(f"    WFN_RESTART_FILE_NAME {wfn_restart}")
-    dft += ["    &MGRID", f"      CUTOFF {settings.cutoff_Ry:g}", f"      REL_CUTOFF {settings.rel_cutoff_Ry:g}",
-            "    &END MGRID", "    &QS", "      EPS_DEFAULT 1.0E-12", "      EXTRAPOLATION ASPC",
-            "      EXTRAPOLATION_ORDER 3", "    &END QS", "    &SCF", *scf, "    &END SCF", *xc]  # fmt: skip
+    dft += [
+        "    &MGRID",
+        f"      CUTOFF {settings.cutoff_Ry:g}",
+        f"      REL_CUTOFF {settings.rel_cutoff_Ry:g}",
+        "    &END MGRID",
+        "    &QS",
+        "      EPS_DEFAULT 1.0E-12",
+        "      EXTRAPOLATION ASPC",
+        "      EXTRAPOLATION_ORDER 3",
+        "    &END QS",
+        "    &SCF",
+        *scf,
+        "    &END SCF",
+        *xc,
+    ]
     if not periodic:
         dft += ["    &POISSON", "      PERIODIC NONE", "      POISSON_SOLVER MT", "    &END POISSON"]
     if wannier:
-        dft += ["    &LOCALIZE", "      METHOD CRAZY", "      MAX_ITER 4000", "      EPS_LOCALIZATION 1.0E-5",
-                "      &PRINT", "        &WANNIER_CENTERS", "          IONS+CENTERS", "          FILENAME =wannier.xyz",
-                "        &END WANNIER_CENTERS", "      &END PRINT", "    &END LOCALIZE"]  # fmt: skip
+        dft += [
+            "    &LOCALIZE",
+            "      METHOD CRAZY",
+            "      MAX_ITER 4000",
+            "      EPS_LOCALIZATION 1.0E-5",
+            "      &PRINT",
+            "        &WANNIER_CENTERS",
+            "          IONS+CENTERS",
+            "          FILENAME =wannier.xyz",
+            "        &END WANNIER_CENTERS",
+            "      &END PRINT",
+            "    &END LOCALIZE",
+        ]
     if prints:
         dft += ["    &PRINT", *prints, "    &END PRINT"]
     dft.append("  &END DFT")
@@ -295,10 +393,21 @@ def write_input(
         fe.append("  STRESS_TENSOR ANALYTICAL")
     fe += dft
     cell_lines = [f"      {n} {v[0]:.10f} {v[1]:.10f} {v[2]:.10f}" for n, v in zip("ABC", cell, strict=True)]
-    fe += ["  &SUBSYS", "    &CELL", *cell_lines,
-           f"      PERIODIC {'XYZ' if periodic else 'NONE'}", "    &END CELL", "    &COORD",
-           *(f"      {lab} {x:.10f} {y:.10f} {z:.10f}" for lab, (x, y, z) in zip(labels, positions, strict=True)),
-           "    &END COORD", *kinds, "  &END SUBSYS", "  &PRINT", "    &FORCES ON", "    &END FORCES"]  # fmt: skip
+    fe += [
+        "  &SUBSYS",
+        "    &CELL",
+        *cell_lines,
+        f"      PERIODIC {'XYZ' if periodic else 'NONE'}",
+        "    &END CELL",
+        "    &COORD",
+        *(f"      {lab} {x:.10f} {y:.10f} {z:.10f}" for lab, (x, y, z) in zip(labels, positions, strict=True)),
+        "    &END COORD",
+        *kinds,
+        "  &END SUBSYS",
+        "  &PRINT",
+        "    &FORCES ON",
+        "    &END FORCES",
+    ]
     if stress_on:
         fe += ["    &STRESS_TENSOR ON", "    &END STRESS_TENSOR"]
     fe += ["  &END PRINT", "&END FORCE_EVAL"]
@@ -312,15 +421,51 @@ def write_input(
     ]
     motion: list[str] = []
     if run_type == "md":
-        motion = ["&MOTION", "  &MD", "    ENSEMBLE NVT", f"    STEPS {steps}", f"    TIMESTEP {timestep_fs:g}",
-                  f"    TEMPERATURE {temperature_K:g}", "    &THERMOSTAT", "      TYPE NOSE", "      &NOSE",
-                  "        LENGTH 3", f"        TIMECON {thermostat_timecon_fs:g}", "      &END NOSE",
-                  "    &END THERMOSTAT", "  &END MD", "  &PRINT", "    &TRAJECTORY", "      &EACH", "        MD 1",
-                  "      &END EACH", "    &END TRAJECTORY", "    &VELOCITIES", "      &EACH", "        MD 1",
-                  "      &END EACH", "    &END VELOCITIES", "    &FORCES", "      &EACH", "        MD 1",
-                  "      &END EACH", "    &END FORCES", "    &CELL", "      &EACH", "        MD 1", "      &END EACH",
-                  "    &END CELL", "    &RESTART", "      BACKUP_COPIES 0", "      &EACH", "        MD 1",
-                  "      &END EACH", "    &END RESTART", "  &END PRINT", "&END MOTION"]  # fmt: skip
+        motion = [
+            "&MOTION",
+            "  &MD",
+            "    ENSEMBLE NVT",
+            f"    STEPS {steps}",
+            f"    TIMESTEP {timestep_fs:g}",
+            f"    TEMPERATURE {temperature_K:g}",
+            "    &THERMOSTAT",
+            "      TYPE NOSE",
+            "      &NOSE",
+            "        LENGTH 3",
+            f"        TIMECON {thermostat_timecon_fs:g}",
+            "      &END NOSE",
+            "    &END THERMOSTAT",
+            "  &END MD",
+            "  &PRINT",
+            "    &TRAJECTORY",
+            "      &EACH",
+            "        MD 1",
+            "      &END EACH",
+            "    &END TRAJECTORY",
+            "    &VELOCITIES",
+            "      &EACH",
+            "        MD 1",
+            "      &END EACH",
+            "    &END VELOCITIES",
+            "    &FORCES",
+            "      &EACH",
+            "        MD 1",
+            "      &END EACH",
+            "    &END FORCES",
+            "    &CELL",
+            "      &EACH",
+            "        MD 1",
+            "      &END EACH",
+            "    &END CELL",
+            "    &RESTART",
+            "      BACKUP_COPIES 0",
+            "      &EACH",
+            "        MD 1",
+            "      &END EACH",
+            "    &END RESTART",
+            "  &END PRINT",
+            "&END MOTION",
+        ]
     elif run_type == "optimize":
         motion = [
             "&MOTION",
@@ -425,8 +570,10 @@ class CP2KRun:
             done = int(np.loadtxt(ener, ndmin=2)[-1, 0]) if ener.is_file() and ener.stat().st_size else 0
             steps = self.steps - done
             if steps <= 0:
-                raise EngineError(f"{self.run_dir} already holds {done} of {self.steps} MD steps",
-                                  hint="ask for more steps or use a new folder")  # fmt: skip
+                raise EngineError(
+                    f"{self.run_dir} already holds {done} of {self.steps} MD steps",
+                    hint="ask for more steps or use a new folder",
+                )
         wfn = self.run_dir / f"{PROJECT}-RESTART.wfn"
         t0 = time.perf_counter()
         start_wfn = None
@@ -439,10 +586,19 @@ class CP2KRun:
             start_wfn = "guess-RESTART.wfn"
         elif self.settings.scf == "ot" and self.settings.smear_start_scf > 0:
             start_wfn = self._smear_start(progress, timeout_s, t0)
-        text = write_input(self.atoms, self.settings, self.run_type, steps=steps, timestep_fs=self.timestep_fs,
-                           temperature_K=self.temperature_K, wannier=self.wannier,
-                           spin_populations=self.spin_populations, restart=restart.name if resume else None,
-                           wfn_restart=start_wfn, seed=self.seed)  # fmt: skip
+        text = write_input(
+            self.atoms,
+            self.settings,
+            self.run_type,
+            steps=steps,
+            timestep_fs=self.timestep_fs,
+            temperature_K=self.temperature_K,
+            wannier=self.wannier,
+            spin_populations=self.spin_populations,
+            restart=restart.name if resume else None,
+            wfn_restart=start_wfn,
+            seed=self.seed,
+        )
         out, text_out = self._execute(text, self.run_dir, progress, timeout_s, t0)
         if re.search(r"SCF run NOT converged", text_out):
             raise EngineError(
@@ -494,8 +650,7 @@ class CP2KRun:
         # keep a Python wheel's MPICH out of the way of the system OpenMPI
         env.pop("LD_LIBRARY_PATH", None)
         with open(out, "w") as fh:
-            proc = subprocess.Popen([*cmd, "-i", inp.name], cwd=folder, stdout=fh, stderr=subprocess.STDOUT,
-                                    env=env)  # fmt: skip
+            proc = subprocess.Popen([*cmd, "-i", inp.name], cwd=folder, stdout=fh, stderr=subprocess.STDOUT, env=env)
             try:
                 self._follow(proc, out, progress, timeout_s, t0)
             except BaseException:

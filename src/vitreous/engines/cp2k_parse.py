@@ -44,8 +44,9 @@ def _forces(text: str, n: int) -> np.ndarray | None:
     blocks = re.split(r"ATOMIC FORCES in \[a\.u\.\]", text)
     if len(blocks) < 2:
         return None
-    rows = re.findall(r"^\s+\d+\s+\d+\s+[A-Z][a-z]?\s+(" + _FLOAT + r")\s+(" + _FLOAT + r")\s+(" + _FLOAT + ")",
-                      blocks[-1], re.M)[:n]  # fmt: skip
+    rows = re.findall(
+        r"^\s+\d+\s+\d+\s+[A-Z][a-z]?\s+(" + _FLOAT + r")\s+(" + _FLOAT + r")\s+(" + _FLOAT + ")", blocks[-1], re.M
+    )[:n]
     if len(rows) != n:
         return None
     return np.array(rows, dtype=float) * Hartree / Bohr
@@ -63,16 +64,40 @@ def _populations(text: str, n: int) -> dict[str, np.ndarray]:
     out = {}
     idx = text.rfind("Mulliken Population Analysis")
     if idx >= 0:
-        rows = re.findall(r"^\s+\d+\s+[A-Z][a-z]?\s+\d+\s+(" + _FLOAT + r")\s+(" + _FLOAT + r")\s+(" + _FLOAT
-                          + r")\s+(" + _FLOAT + r")\s*$", text[idx:], re.M)[:n]  # fmt: skip
+        rows = re.findall(
+            r"^\s+\d+\s+[A-Z][a-z]?\s+\d+\s+("
+            + _FLOAT
+            + r")\s+("
+            + _FLOAT
+            + r")\s+("
+            + _FLOAT
+            + r")\s+("
+            + _FLOAT
+            + r")\s*$",
+            text[idx:],
+            re.M,
+        )[:n]
         if len(rows) == n:
             a = np.array(rows, dtype=float)
             out["mulliken_charge"] = a[:, 2]
             out["mulliken_spin"] = a[:, 3]
     idx = text.rfind("Hirshfeld Charges")
     if idx >= 0:
-        rows = re.findall(r"^\s+\d+\s+[A-Z][a-z]?\s+\d+\s+(" + _FLOAT + r")\s+(" + _FLOAT + r")\s+(" + _FLOAT
-                          + r")\s+(" + _FLOAT + r")\s+(" + _FLOAT + r")\s*$", text[idx:], re.M)[:n]  # fmt: skip
+        rows = re.findall(
+            r"^\s+\d+\s+[A-Z][a-z]?\s+\d+\s+("
+            + _FLOAT
+            + r")\s+("
+            + _FLOAT
+            + r")\s+("
+            + _FLOAT
+            + r")\s+("
+            + _FLOAT
+            + r")\s+("
+            + _FLOAT
+            + r")\s*$",
+            text[idx:],
+            re.M,
+        )[:n]
         if len(rows) == n:
             a = np.array(rows, dtype=float)
             out["hirshfeld_spin"] = a[:, 3]
@@ -95,9 +120,15 @@ def scf_lines(text: str) -> list[dict[str, Any]]:
     for line in text.splitlines():
         m = SCF_LINE.match(line)
         if m:
-            rows.append({"step": int(m["step"]), "method": m["method"], "time_s": float(m["time"]),
-                         "convergence": float(m["conv"]) if m["conv"] else None,
-                         "energy_Ha": float(m["energy"])})  # fmt: skip
+            rows.append(
+                {
+                    "step": int(m["step"]),
+                    "method": m["method"],
+                    "time_s": float(m["time"]),
+                    "convergence": float(m["conv"]) if m["conv"] else None,
+                    "energy_Ha": float(m["energy"]),
+                }
+            )
     return rows
 
 
@@ -139,8 +170,9 @@ def read_wannier(path: str | Path, with_ions: bool = False) -> Any:
 
 def read_input_cell(inp: str | Path) -> np.ndarray:
     """The &CELL vectors A, B, C (Å) of a CP2K input written by vitreous."""
-    rows = re.findall(r"^\s+([ABC])\s+(" + _FLOAT + r")\s+(" + _FLOAT + r")\s+(" + _FLOAT + r")\s*$",
-                      Path(inp).read_text(), re.M)  # fmt: skip
+    rows = re.findall(
+        r"^\s+([ABC])\s+(" + _FLOAT + r")\s+(" + _FLOAT + r")\s+(" + _FLOAT + r")\s*$", Path(inp).read_text(), re.M
+    )
     if len(rows) < 3:
         raise InputFileError(f"no cell in {inp}")
     return np.array([r[1:] for r in rows[:3]], dtype=float)
@@ -148,8 +180,10 @@ def read_input_cell(inp: str | Path) -> np.ndarray:
 
 def forces_sum_printed(out: str | Path) -> np.ndarray | None:
     """CP2K's own "SUM OF ATOMIC FORCES" (eV/Å) of the last force block, for checks."""
-    m = re.findall(r"SUM OF ATOMIC FORCES\s+(" + _FLOAT + r")\s+(" + _FLOAT + r")\s+(" + _FLOAT + ")",
-                   Path(out).read_text(errors="replace"))  # fmt: skip
+    m = re.findall(
+        r"SUM OF ATOMIC FORCES\s+(" + _FLOAT + r")\s+(" + _FLOAT + r")\s+(" + _FLOAT + ")",
+        Path(out).read_text(errors="replace"),
+    )
     return np.array(m[-1], dtype=float) * Hartree / Bohr if m else None
 
 
@@ -206,10 +240,16 @@ def read_md_frames(run_dir: str | Path, atoms: Atoms, project: str = "vitreous")
     frames = ase.io.read(pos, index=":", format="xyz")
     ener = np.loadtxt(run_dir / f"{project}-1.ener", ndmin=2) if (run_dir / f"{project}-1.ener").is_file() else None
     cells = np.loadtxt(run_dir / f"{project}-1.cell", ndmin=2) if (run_dir / f"{project}-1.cell").is_file() else None
-    vel = ase.io.read(run_dir / f"{project}-vel-1.xyz", ":", format="xyz") if (
-        run_dir / f"{project}-vel-1.xyz").is_file() else None  # fmt: skip
-    frc = ase.io.read(run_dir / f"{project}-frc-1.xyz", ":", format="xyz") if (
-        run_dir / f"{project}-frc-1.xyz").is_file() else None  # fmt: skip
+    vel = (
+        ase.io.read(run_dir / f"{project}-vel-1.xyz", ":", format="xyz")
+        if (run_dir / f"{project}-vel-1.xyz").is_file()
+        else None
+    )
+    frc = (
+        ase.io.read(run_dir / f"{project}-frc-1.xyz", ":", format="xyz")
+        if (run_dir / f"{project}-frc-1.xyz").is_file()
+        else None
+    )
     out = []
     for k, fr in enumerate(frames):
         a = atoms.copy()
@@ -244,8 +284,13 @@ def bomd_to_h5md(run_dir: str | Path, atoms: Atoms, path: str | Path, project: s
     steps = np.array([f.info.get("step", k) for k, f in enumerate(frames)])
     times = np.array([f.info.get("time_ps", np.nan) for f in frames])
     with H5MDWriter(path, "w", atoms=atoms, velocities=True, metadata={"engine": "cp2k", "run_dir": str(run_dir)}) as w:
-        w.append_frames(steps, times, np.stack([f.positions for f in frames]), np.stack([f.cell.array for f in frames]),
-                        np.stack([f.get_velocities() * 1000 * fs for f in frames]))  # fmt: skip
+        w.append_frames(
+            steps,
+            times,
+            np.stack([f.positions for f in frames]),
+            np.stack([f.cell.array for f in frames]),
+            np.stack([f.get_velocities() * 1000 * fs for f in frames]),
+        )
         nan = np.full(len(frames), np.nan)
         obs = {k: nan for k in OBSERVABLES}
         obs["temperature"] = np.array([f.info.get("temperature_K", np.nan) for f in frames])

@@ -107,8 +107,11 @@ class DSCFit:
         lo = min(self.glass_window_K[0], self.Tg_onset_K) - 20
         hi = max(self.liquid_window_K[1], self.Tg_endset_K) + 20
         tt = np.linspace(lo, hi, 50)
-        lines = ((self.glass_line, "b--", "glass baseline"), (self.liquid_line, "g--", "liquid baseline"),
-                 (self.tangent, "r:", "inflection tangent"))  # fmt: skip
+        lines = (
+            (self.glass_line, "b--", "glass baseline"),
+            (self.liquid_line, "g--", "liquid baseline"),
+            (self.tangent, "r:", "inflection tangent"),
+        )
         for (m, b), style, lab in lines:
             ax.plot(tt, m * tt + b, style, lw=1, label=lab)
         for val, lab in ((self.Tg_onset_K, "onset"), (self.Tg_midpoint_K, "midpoint"), (self.Tg_endset_K, "endset")):
@@ -220,6 +223,20 @@ def fit_dsc(
             hint="give --glass-window-K and --liquid-window-K",
         )
     step = float((liquid[0] - glass[0]) * mid + liquid[1] - glass[1])
-    return DSCFit(t, np.asarray(heat_flow, dtype=float), ys * (1.0 if endo == "up" else -1.0), endo, float(onset),
-                  mid, float(endset), float(t[i]), glass, liquid, tangent, (float(gw[0]), float(gw[1])),
-                  (float(lw[0]), float(lw[1])), step, source)  # fmt: skip
+    return DSCFit(
+        t,
+        np.asarray(heat_flow, dtype=float),
+        ys * (1.0 if endo == "up" else -1.0),
+        endo,
+        float(onset),
+        mid,
+        float(endset),
+        float(t[i]),
+        glass,
+        liquid,
+        tangent,
+        (float(gw[0]), float(gw[1])),
+        (float(lw[0]), float(lw[1])),
+        step,
+        source,
+    )

@@ -392,12 +392,16 @@ def fit_eis(
     bulk = list(bulk_elements) if bulk_elements else resistors
     unknown = [b for b in bulk if b not in resistors]
     if unknown or not bulk:
-        raise AnalysisError(f"bulk elements {unknown or bulk} are not resistors of '{circuit}'",
-                            hint=f"resistors: {', '.join(resistors) or 'none'}")  # fmt: skip
+        raise AnalysisError(
+            f"bulk elements {unknown or bulk} are not resistors of '{circuit}'",
+            hint=f"resistors: {', '.join(resistors) or 'none'}",
+        )
     if initial_guess is not None:
         if len(initial_guess) != len(names):
-            raise AnalysisError(f"initial guess has {len(initial_guess)} values, the circuit {len(names)}",
-                                hint=f"parameters: {', '.join(names)}")  # fmt: skip
+            raise AnalysisError(
+                f"initial guess has {len(initial_guess)} values, the circuit {len(names)}",
+                hint=f"parameters: {', '.join(names)}",
+            )
         starts = [np.asarray(initial_guess, dtype=float)]
     else:
         starts = _guesses(circuit, f, z)
@@ -448,9 +452,21 @@ def fit_eis(
     r_b = float(popt[idx].sum())
     r_err = float(np.sqrt(pcov[np.ix_(idx, idx)].sum()))
     return EISFit(
-        spectrum, circuit, names, popt, np.sqrt(np.diag(pcov)), pcov, bulk, r_b, r_err, float(thickness_mm),
-        float(area_cm2), _arcs(circuit, names, popt), rel, elapsed,
-    )  # fmt: skip
+        spectrum,
+        circuit,
+        names,
+        popt,
+        np.sqrt(np.diag(pcov)),
+        pcov,
+        bulk,
+        r_b,
+        r_err,
+        float(thickness_mm),
+        float(area_cm2),
+        _arcs(circuit, names, popt),
+        rel,
+        elapsed,
+    )
 
 
 @dataclass
@@ -469,8 +485,11 @@ class EISSeries:
 
     def points(self) -> list[tuple[float, float, float]]:
         """(T in K, σ in S/cm, σ error) of every spectrum with a temperature."""
-        return [(f.spectrum.temperature_K, f.sigma_S_cm, f.sigma_err_S_cm) for f in self.fits
-                if f.spectrum.temperature_K is not None]  # fmt: skip
+        return [
+            (f.spectrum.temperature_K, f.sigma_S_cm, f.sigma_err_S_cm)
+            for f in self.fits
+            if f.spectrum.temperature_K is not None
+        ]
 
     def plot(self, ax: Any) -> Any:
         """Arrhenius plot of the measured σ with its fit."""

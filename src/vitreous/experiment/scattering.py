@@ -68,9 +68,12 @@ def read_experiment(path: str | os.PathLike, quantity: Quantity, x_unit: str | N
 
 
 def rw_percent(
-    x_exp: np.ndarray, y_exp: np.ndarray, x_model: np.ndarray, y_model: np.ndarray,
+    x_exp: np.ndarray,
+    y_exp: np.ndarray,
+    x_model: np.ndarray,
+    y_model: np.ndarray,
     x_range: tuple[float, float] | None = None,
-) -> float:  # fmt: skip
+) -> float:
     """Rw (%) of a model curve against experiment, on the experiment's grid within
     ``x_range`` (default: the overlap of both curves)."""
     lo = max(float(x_exp[0]), float(x_model[0]))

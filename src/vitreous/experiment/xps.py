@@ -144,8 +144,13 @@ class XPSFit:
         ax.plot(e, self.counts, "k.", ms=3, label="data")
         ax.plot(e, self.background, "k--", lw=1, label="Shirley background")
         for comp in self.components:
-            ax.fill_between(e, self.background, self.background + self.curves[comp["label"]], alpha=0.35,
-                            label=f"{comp['label']} {comp['binding_energy_eV']:.2f} eV")  # fmt: skip
+            ax.fill_between(
+                e,
+                self.background,
+                self.background + self.curves[comp["label"]],
+                alpha=0.35,
+                label=f"{comp['label']} {comp['binding_energy_eV']:.2f} eV",
+            )
         ax.plot(e, total, "r-", lw=1.2, label=f"fit, V4+/V = {self.V4_fraction:.3f} ± {self.V4_fraction_err:.3f}")
         resid = self.counts - total
         offset = self.counts.min() - 1.2 * np.abs(resid).max()
@@ -249,17 +254,19 @@ def fit_xps(
     comps = []
     for c in fitted:
         p = result.params
-        comps.append({
-            "label": known[c]["label"],
-            "binding_energy_eV": float(p[f"{c}_center"].value),
-            "binding_energy_err_eV": _err(p[f"{c}_center"]),
-            "fwhm_eV": float(p[f"{c}_fwhm"].value),
-            "area": float(p[f"{c}_amplitude"].value),
-            "area_err": _err(p[f"{c}_amplitude"]),
-            "window_eV": known[c]["window_eV"],
-            "at_window_edge": bool(min(abs(p[f"{c}_center"].value - w) for w in known[c]["window_eV"]) < 0.01),
-            "used_in_fraction": c in components,
-        })  # fmt: skip
+        comps.append(
+            {
+                "label": known[c]["label"],
+                "binding_energy_eV": float(p[f"{c}_center"].value),
+                "binding_energy_err_eV": _err(p[f"{c}_center"]),
+                "fwhm_eV": float(p[f"{c}_fwhm"].value),
+                "area": float(p[f"{c}_amplitude"].value),
+                "area_err": _err(p[f"{c}_amplitude"]),
+                "window_eV": known[c]["window_eV"],
+                "at_window_edge": bool(min(abs(p[f"{c}_center"].value - w) for w in known[c]["window_eV"]) < 0.01),
+                "used_in_fraction": c in components,
+            }
+        )
     if len(fitted) > len(components):
         notes.append(f"nuisance peaks fitted, not counted as V 2p3/2: {', '.join(fitted[len(components) :])}")
     a4, a5 = result.params["V4_amplitude"].value, result.params["V5_amplitude"].value
@@ -277,8 +284,22 @@ def fit_xps(
         notes.append("no covariance from the fit: uncertainties unavailable")
     if any(c["at_window_edge"] for c in comps if c["used_in_fraction"]):
         notes.append("a component centre sits at its window edge: check the charge correction (--shift-eV)")
-    return XPSFit(e, y, bg, curves, comps, float(frac), frac_err, shape, (float(lo), float(hi)), n_it,
-                  float(result.redchi), source, elapsed, notes)  # fmt: skip
+    return XPSFit(
+        e,
+        y,
+        bg,
+        curves,
+        comps,
+        float(frac),
+        frac_err,
+        shape,
+        (float(lo), float(hi)),
+        n_it,
+        float(result.redchi),
+        source,
+        elapsed,
+        notes,
+    )
 
 
 def _err(param: Any) -> float | None:

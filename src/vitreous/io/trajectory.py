@@ -29,8 +29,9 @@ class FrameTrajectory:
     ``frame_interval_ps``, else they are unknown (``times_ps`` is None).
     """
 
-    def __init__(self, frames: list[Atoms], path: str | os.PathLike | None = None,
-                 frame_interval_ps: float | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, frames: list[Atoms], path: str | os.PathLike | None = None, frame_interval_ps: float | None = None
+    ) -> None:
         if not frames:
             raise InputFileError(f"{path or 'trajectory'} holds no frames")
         n = len(frames[0])

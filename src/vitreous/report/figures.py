@@ -8,8 +8,9 @@ from typing import Any
 __all__ = ["save_plot"]
 
 
-def save_plot(result: Any, path: str | Path, *args: Any, figsize: tuple[float, float] = (6, 4), dpi: int = 110,
-              **kwargs: Any) -> Path:  # fmt: skip
+def save_plot(
+    result: Any, path: str | Path, *args: Any, figsize: tuple[float, float] = (6, 4), dpi: int = 110, **kwargs: Any
+) -> Path:
     """``result.plot(ax, *args, **kwargs)`` on a new figure, saved to ``path`` (folder created)."""
     import matplotlib
 

@@ -56,8 +56,22 @@ def collect_results(store: RunStore, out_dir: str | Path) -> dict[str, dict[str,
             g["final_density_g_cm3"] = res.get("density_g_cm3")
             g["final_pressure_GPa"] = res.get("pressure_GPa")
         elif row["kind"] == "structure":
-            g.update({k: res.get(k) for k in ("n_V", "n_V_cutoff_A", "vo_units", "vo_units_std", "bond_lengths_A",
-                                              "oxygen", "bridges", "qn", "rw_percent")})  # fmt: skip
+            g.update(
+                {
+                    k: res.get(k)
+                    for k in (
+                        "n_V",
+                        "n_V_cutoff_A",
+                        "vo_units",
+                        "vo_units_std",
+                        "bond_lengths_A",
+                        "oxygen",
+                        "bridges",
+                        "qn",
+                        "rw_percent",
+                    )
+                }
+            )
             g["structure_json"] = row["outputs"]["json"]
         elif row["kind"] == "tg":
             g["Tg_K"] = res["Tg_K"]
@@ -68,10 +82,15 @@ def collect_results(store: RunStore, out_dir: str | Path) -> dict[str, dict[str,
             g["tg_json"] = row["outputs"]["json"]
         elif row["kind"] == "dynamics":
             t = f"{res['target_temperature_K']:g}"
-            g["sigma_S_cm"][t] = {"value": res["sigma_S_cm"], "err": res["sigma_err_S_cm"],
-                                  "temperature_K": res["temperature_K"], "collective": res["collective_S_cm"],
-                                  "trapped_fraction": res["trapped_fraction"], "percolates": res["percolates"],
-                                  "warnings": res.get("warnings", [])}  # fmt: skip
+            g["sigma_S_cm"][t] = {
+                "value": res["sigma_S_cm"],
+                "err": res["sigma_err_S_cm"],
+                "temperature_K": res["temperature_K"],
+                "collective": res["collective_S_cm"],
+                "trapped_fraction": res["trapped_fraction"],
+                "percolates": res["percolates"],
+                "warnings": res.get("warnings", []),
+            }
             g["D_cm2_s"][t] = {"value": res["D_cm2_s"], "err": res["D_err_cm2_s"]}
             g.setdefault("dynamics_json", {})[t] = row["outputs"]["json"]
         elif row["kind"] == "arrhenius":
@@ -134,8 +153,11 @@ def _figures(group: str, g: dict[str, Any], folder: Path) -> list[tuple[str, Pat
         if g.get("vo_units"):
             fig, ax = plt.subplots(figsize=(5, 3.4))
             keys = list(g["vo_units"])
-            ax.bar(keys, [100 * g["vo_units"][k] for k in keys],
-                   yerr=[100 * (g.get("vo_units_std") or {}).get(k, 0) for k in keys])  # fmt: skip
+            ax.bar(
+                keys,
+                [100 * g["vo_units"][k] for k in keys],
+                yerr=[100 * (g.get("vo_units_std") or {}).get(k, 0) for k in keys],
+            )
             ax.set_xlabel("V coordination l (VO_l)")
             ax.set_ylabel("%")
             save(fig, "vo_units", "Distribution of VO_l units")
@@ -151,8 +173,12 @@ def _figures(group: str, g: dict[str, Any], folder: Path) -> list[tuple[str, Pat
             if dsc:
                 ax.axvline(dsc["result"]["Tg_midpoint_K"], color="k", ls=":", label="DSC Tg (midpoint)")
                 ax.legend(frameon=False, fontsize=8)
-            save(fig, f"tg_{q}", f"{q.capitalize()} on cooling ({fit.averaging}) and the two-line Tg fit"
-                 + (", with the DSC Tg" if dsc else ""))  # fmt: skip
+            save(
+                fig,
+                f"tg_{q}",
+                f"{q.capitalize()} on cooling ({fit.averaging}) and the two-line Tg fit"
+                + (", with the DSC Tg" if dsc else ""),
+            )
     for t, path in sorted((g.get("dynamics_json") or {}).items(), key=lambda x: float(x[0])):
         d = json.loads(Path(path).read_text())
         half = len(d["msd"]["t_ps"]) // 2  # longer lags have too few time origins
@@ -178,8 +204,10 @@ def _figures(group: str, g: dict[str, Any], folder: Path) -> list[tuple[str, Pat
         )
         save(fig, "arrhenius", "Arrhenius plot of the Na+ conductivity (squares: measured points)")
     m = g.get("measured") or {}
-    for label, caption in (("xps", "Measured XPS V 2p3/2 fit (Shirley background, components)"),
-                           ("dsc", "Measured DSC heating curve with the Tg constructions")):  # fmt: skip
+    for label, caption in (
+        ("xps", "Measured XPS V 2p3/2 fit (Shirley background, components)"),
+        ("dsc", "Measured DSC heating curve with the Tg constructions"),
+    ):
         if label in m and m[label]["outputs"].get("png"):
             figs.append((caption, Path(m[label]["outputs"]["png"])))
     if "eis" in m:
@@ -198,8 +226,16 @@ def _held_rows(stages: dict[str, list[dict]]) -> list[list[str]]:
                 continue
             flag = "" if st["held"] else "  OFF TARGET"
             sem = f" ± {st['sem_T_K']:.0f}" if "sem_T_K" in st else ""
-            rows.append([run, st["name"], f"{st['target_K']:.0f}", f"{st['mean_T_K']:.0f}{sem} (sd {st['std_T_K']:.0f})",
-                         f"{st['offset_percent']:+.1f} %{flag}", st.get("thermostat", "")])  # fmt: skip
+            rows.append(
+                [
+                    run,
+                    st["name"],
+                    f"{st['target_K']:.0f}",
+                    f"{st['mean_T_K']:.0f}{sem} (sd {st['std_T_K']:.0f})",
+                    f"{st['offset_percent']:+.1f} %{flag}",
+                    st.get("thermostat", ""),
+                ]
+            )
     return rows
 
 
@@ -220,13 +256,22 @@ def _measured_rows(g: dict[str, Any]) -> list[list[str]]:
     rows = []
     if "xps" in m:
         r = m["xps"]["result"]
-        rows.append(["V4+/V (XPS)", f"{r['V4_fraction']:.3f} ± {r['V4_fraction_err']:.3f}",
-                     f"model {_fmt(g.get('v4_fraction'), '.3f')} (from {g.get('v4_fraction_source') or 'preset'})"])  # fmt: skip
+        rows.append(
+            [
+                "V4+/V (XPS)",
+                f"{r['V4_fraction']:.3f} ± {r['V4_fraction_err']:.3f}",
+                f"model {_fmt(g.get('v4_fraction'), '.3f')} (from {g.get('v4_fraction_source') or 'preset'})",
+            ]
+        )
     if "dsc" in m:
         r = m["dsc"]["result"]
-        rows.append(["Tg (DSC) onset / midpoint / endset (K)",
-                     f"{r['Tg_onset_K']:.0f} / {r['Tg_midpoint_K']:.0f} / {r['Tg_endset_K']:.0f}",
-                     f"simulated {_fmt(g.get('Tg_K'), '.0f')} K"])  # fmt: skip
+        rows.append(
+            [
+                "Tg (DSC) onset / midpoint / endset (K)",
+                f"{r['Tg_onset_K']:.0f} / {r['Tg_midpoint_K']:.0f} / {r['Tg_endset_K']:.0f}",
+                f"simulated {_fmt(g.get('Tg_K'), '.0f')} K",
+            ]
+        )
     if "eis" in m:
         r = m["eis"]["result"]
         for t, sig, err in r["points"]:
@@ -273,33 +318,52 @@ def write_report(out_dir: str | Path, store: RunStore) -> dict[str, Path]:
         figs = _figures(group, g, folder)
         vo = g.get("vo_units") or {}
         public[group] = {
-            "counts": g.get("counts"), "v4_fraction": g.get("v4_fraction"), "n_V": g.get("n_V"),
-            "n_V_cutoff_A": g.get("n_V_cutoff_A"), "vo_units": vo, "bond_lengths_A": g.get("bond_lengths_A"),
-            "oxygen": g.get("oxygen"), "qn": g.get("qn"), "Tg_K": g.get("Tg_K"), "Tg_interval_K": g.get("Tg_interval_K"),
-            "Tg_quantity": g.get("Tg_quantity"), "Tg_cooling_rate_K_per_ps": g.get("Tg_cooling_rate_K_per_ps"),
+            "counts": g.get("counts"),
+            "v4_fraction": g.get("v4_fraction"),
+            "n_V": g.get("n_V"),
+            "n_V_cutoff_A": g.get("n_V_cutoff_A"),
+            "vo_units": vo,
+            "bond_lengths_A": g.get("bond_lengths_A"),
+            "oxygen": g.get("oxygen"),
+            "qn": g.get("qn"),
+            "Tg_K": g.get("Tg_K"),
+            "Tg_interval_K": g.get("Tg_interval_K"),
+            "Tg_quantity": g.get("Tg_quantity"),
+            "Tg_cooling_rate_K_per_ps": g.get("Tg_cooling_rate_K_per_ps"),
             "Tg_by_quantity": g.get("Tg_by_quantity"),
-            "Ea_eV": g.get("Ea_eV"), "Ea_err_eV": g.get("Ea_err_eV"),
+            "Ea_eV": g.get("Ea_eV"),
+            "Ea_err_eV": g.get("Ea_err_eV"),
             "sigma_S_cm": {t: v["value"] for t, v in g["sigma_S_cm"].items()},
             "sigma_err_S_cm": {t: v["err"] for t, v in g["sigma_S_cm"].items()},
             "sigma_measured_temperature_K": {t: v["temperature_K"] for t, v in g["sigma_S_cm"].items()},
             "temperatures_held": g.get("stages", {}),
             "sigma_extrapolated_S_cm": {t: v for t, v in (g.get("sigma_extrapolated") or {}).items()},
-            "D_cm2_s": g["D_cm2_s"], "rw_percent": g.get("rw_percent"), "status": g["status"],
+            "D_cm2_s": g["D_cm2_s"],
+            "rw_percent": g.get("rw_percent"),
+            "status": g["status"],
             "measured": {k: v["result"] for k, v in (g.get("measured") or {}).items() if k != "status"},
-        }  # fmt: skip
+        }
         parts = [f"<h2>{html.escape(group)}</h2>"]
         if g.get("counts"):
-            parts.append("<p>Model: " + ", ".join(f"{k} {v}" for k, v in g["counts"].items())
-                         + f"; V4+/V = {_fmt(g.get('v4_fraction'), '.3f')}; final density "
-                         f"{_fmt(g.get('final_density_g_cm3'), '.3f')} g/cm³.</p>")  # fmt: skip
+            parts.append(
+                "<p>Model: "
+                + ", ".join(f"{k} {v}" for k, v in g["counts"].items())
+                + f"; V4+/V = {_fmt(g.get('v4_fraction'), '.3f')}; final density "
+                f"{_fmt(g.get('final_density_g_cm3'), '.3f')} g/cm³.</p>"
+            )
         vo_rows = [["n_V", _fmt(g.get("n_V"), ".2f")] + ["" for _ in ref["NVP10"]["vanadium"]["columns"]]]
         refv = ref["NVP10"]["vanadium"]
         vo_rows[0][2:] = refv["n_V"]
         for lvl, key in (("3", "VO3"), ("4", "VO4"), ("5", "VO5"), ("6", "VO6")):
             vo_rows.append([f"{key} %", _fmt(100 * vo[lvl], ".1f") if lvl in vo else "–", *refv[key]])
         bl = (g.get("bond_lengths_A") or {}).get("V-O", [])
-        vo_rows.append(["V–O peak(s) (Å)", ", ".join(_fmt(x, ".2f") for x in bl) or "–", *[
-            f"{a} / {b}" for a, b in zip(refv["short_VO_A"], refv["long_VO_A"], strict=True)]])  # fmt: skip
+        vo_rows.append(
+            [
+                "V–O peak(s) (Å)",
+                ", ".join(_fmt(x, ".2f") for x in bl) or "–",
+                *[f"{a} / {b}" for a, b in zip(refv["short_VO_A"], refv["long_VO_A"], strict=True)],
+            ]
+        )
         parts.append(f"<h3>Vanadium environment (V–O cutoff {_fmt(g.get('n_V_cutoff_A'), '.2f')} Å)</h3>")
         parts.append(_table(vo_rows, ["", "this run", *[f"NVP10 {c} (ref.)" for c in refv["columns"]]]))
         parts.append(
@@ -309,10 +373,17 @@ def write_report(out_dir: str | Path, store: RunStore) -> dict[str, Path]:
         if g.get("oxygen"):
             ox = g["oxygen"]
             qn = g.get("qn") or {}
-            parts.append("<h3>Oxygen and Qn</h3>" + _table(
-                [["BO / NBO / free", f"{100 * ox['BO']:.1f} / {100 * ox['NBO']:.1f} / {100 * ox['free']:.1f} %"]]
-                + [[f"Qn of {el}", "  ".join(f"{k} {100 * v:.0f}%" for k, v in q.items() if k.startswith("Q"))]
-                   for el, q in qn.items()], ["quantity", "value"]))  # fmt: skip
+            parts.append(
+                "<h3>Oxygen and Qn</h3>"
+                + _table(
+                    [["BO / NBO / free", f"{100 * ox['BO']:.1f} / {100 * ox['NBO']:.1f} / {100 * ox['free']:.1f} %"]]
+                    + [
+                        [f"Qn of {el}", "  ".join(f"{k} {100 * v:.0f}%" for k, v in q.items() if k.startswith("Q"))]
+                        for el, q in qn.items()
+                    ],
+                    ["quantity", "value"],
+                )
+            )
         trows = []
         if g.get("Tg_K") is not None:
             iv = g["Tg_interval_K"]
@@ -334,8 +405,13 @@ def write_report(out_dir: str | Path, store: RunStore) -> dict[str, Path]:
             )
             for q, v in (g.get("Tg_by_quantity") or {}).items():
                 if q != g.get("Tg_quantity"):
-                    trows.append([f"Tg (K) from {q}", f"{v['Tg_K']:.0f} [{v['Tg_interval_K'][0]:.0f}, "
-                                  f"{v['Tg_interval_K'][1]:.0f}]", "same run"])  # fmt: skip
+                    trows.append(
+                        [
+                            f"Tg (K) from {q}",
+                            f"{v['Tg_K']:.0f} [{v['Tg_interval_K'][0]:.0f}, {v['Tg_interval_K'][1]:.0f}]",
+                            "same run",
+                        ]
+                    )
         for t, v in sorted(g["sigma_S_cm"].items(), key=lambda x: float(x[0])):
             trows.append(
                 [
@@ -370,21 +446,34 @@ def write_report(out_dir: str | Path, store: RunStore) -> dict[str, Path]:
         parts.append("<h3>Thermal and transport</h3>" + _table(trows, ["quantity", "this run", "reference"]))
         held = _held_rows(g.get("stages") or {})
         if held:
-            parts.append("<h3>Temperatures held</h3><p>Mean T (± block standard error; sd of T about "
-                         "the target) over the second half of each thermostatted stage against its target; "
-                         "OFF TARGET: more than 1 % and more than two standard errors away.</p>"
-                         + _table(held, ["run", "stage", "target (K)", "measured (K)", "offset", "thermostat"]))  # fmt: skip
+            parts.append(
+                "<h3>Temperatures held</h3><p>Mean T (± block standard error; sd of T about "
+                "the target) over the second half of each thermostatted stage against its target; "
+                "OFF TARGET: more than 1 % and more than two standard errors away.</p>"
+                + _table(held, ["run", "stage", "target (K)", "measured (K)", "offset", "thermostat"])
+            )
         mrows = _measured_rows(g)
         if mrows:
-            parts.append("<h3>Measurements (fitted from the study's files)</h3>"
-                         + _table(mrows, ["quantity", "measured", "beside"]))  # fmt: skip
+            parts.append(
+                "<h3>Measurements (fitted from the study's files)</h3>"
+                + _table(mrows, ["quantity", "measured", "beside"])
+            )
         for caption, png in figs:
             data = base64.b64encode(png.read_bytes()).decode()
-            parts.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"
-                         f"<figcaption>{html.escape(caption)}</figcaption></figure>")  # fmt: skip
+            parts.append(
+                f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"
+                f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+            )
         sections.append("\n".join(parts))
-    prov_rows = [[r["label"], r["status"], _fmt((r.get("result") or {}).get("task_wall_s"), ".1f"),
-                  (r.get("error") or "").splitlines()[0] if r.get("error") else ""] for r in rows]  # fmt: skip
+    prov_rows = [
+        [
+            r["label"],
+            r["status"],
+            _fmt((r.get("result") or {}).get("task_wall_s"), ".1f"),
+            (r.get("error") or "").splitlines()[0] if r.get("error") else "",
+        ]
+        for r in rows
+    ]
     versions = next((r["versions"] for r in rows if r.get("versions")), {})
     note = spec.get("note", "")
     doc = f"""<!DOCTYPE html>

@@ -61,14 +61,20 @@ def _experiment_tasks(add: Any, comp: str, exp: ExperimentSpec) -> dict[str, Tas
     group = "experiment-" + group_name(comp, 0, 0).rsplit("-", 2)[0]
     out: dict[str, Task] = {}
     if exp.xps is not None:
-        out["exp_xps"] = add("exp_xps", "xps", group, {"composition": comp, **asdict(exp.xps),
-                                                       "sha256": _sha256(exp.xps.file)})  # fmt: skip
+        out["exp_xps"] = add(
+            "exp_xps", "xps", group, {"composition": comp, **asdict(exp.xps), "sha256": _sha256(exp.xps.file)}
+        )
     if exp.dsc is not None:
-        out["exp_dsc"] = add("exp_dsc", "dsc", group, {"composition": comp, **asdict(exp.dsc),
-                                                       "sha256": _sha256(exp.dsc.file)})  # fmt: skip
+        out["exp_dsc"] = add(
+            "exp_dsc", "dsc", group, {"composition": comp, **asdict(exp.dsc), "sha256": _sha256(exp.dsc.file)}
+        )
     if exp.eis is not None:
-        out["exp_eis"] = add("exp_eis", "eis", group, {"composition": comp, **asdict(exp.eis),
-                                                       "sha256": [_sha256(f) for f in exp.eis.files]})  # fmt: skip
+        out["exp_eis"] = add(
+            "exp_eis",
+            "eis",
+            group,
+            {"composition": comp, **asdict(exp.eis), "sha256": [_sha256(f) for f in exp.eis.files]},
+        )
     return out
 
 
@@ -102,36 +108,72 @@ def build_graph(spec: StudySpec) -> list[Task]:
                 if exp is not None and exp.density_g_cm3 is not None:
                     build_params["density_g_cm3"] = exp.density_g_cm3
                 b = add("build", "build", g, build_params, build_deps)
-                mq = add("melt_quench", "melt_quench", g, {**common, **asdict(spec.melt_quench), "seed": seed},
-                         (b.key,))  # fmt: skip
-                st = add("structure", "structure", g, {**asdict(spec.analysis), "experiment": _structure_exp(exp)},
-                         (mq.key,))  # fmt: skip
+                mq = add(
+                    "melt_quench", "melt_quench", g, {**common, **asdict(spec.melt_quench), "seed": seed}, (b.key,)
+                )
+                st = add(
+                    "structure", "structure", g, {**asdict(spec.analysis), "experiment": _structure_exp(exp)}, (mq.key,)
+                )
                 group_tasks = [st]
                 tg_dep: tuple[str, ...] = ()
                 if spec.tg_scan is not None:
                     scan = add("tg_scan", "tg_scan", g, {**common, **asdict(spec.tg_scan), "seed": seed}, (mq.key,))
-                    tg_task = add("tg", "tg", g, {"quantities": ["enthalpy", "volume"],
-                                                  "window_K": spec.tg_scan.window_K}, (scan.key,))  # fmt: skip
+                    tg_task = add(
+                        "tg",
+                        "tg",
+                        g,
+                        {"quantities": ["enthalpy", "volume"], "window_K": spec.tg_scan.window_K},
+                        (scan.key,),
+                    )
                     group_tasks.append(tg_task)
                     tg_dep = (tg_task.key,)
                 dyn = []
                 if spec.diffusion is not None:
                     d = spec.diffusion
                     for temp in d.temperatures_K:
-                        run = add("diffusion", f"diffusion-{temp:g}K", g,
-                                  {**common, "temperature_K": float(temp), "equilibrate_ps": d.equilibrate_ps,
-                                   "production_ps": d.production_ps, "trajectory_every": d.trajectory_every,
-                                   "timestep_fs": d.timestep_fs, "seed": seed}, (mq.key,))  # fmt: skip
-                        dyn.append(add("dynamics", f"dynamics-{temp:g}K", g,
-                                       {"species": spec.analysis.species, "haven_ratio": spec.analysis.haven_ratio,
-                                        "temperature_K": float(temp)}, (run.key,)))  # fmt: skip
+                        run = add(
+                            "diffusion",
+                            f"diffusion-{temp:g}K",
+                            g,
+                            {
+                                **common,
+                                "temperature_K": float(temp),
+                                "equilibrate_ps": d.equilibrate_ps,
+                                "production_ps": d.production_ps,
+                                "trajectory_every": d.trajectory_every,
+                                "timestep_fs": d.timestep_fs,
+                                "seed": seed,
+                            },
+                            (mq.key,),
+                        )
+                        dyn.append(
+                            add(
+                                "dynamics",
+                                f"dynamics-{temp:g}K",
+                                g,
+                                {
+                                    "species": spec.analysis.species,
+                                    "haven_ratio": spec.analysis.haven_ratio,
+                                    "temperature_K": float(temp),
+                                },
+                                (run.key,),
+                            )
+                        )
                     if len(dyn) >= 2:
                         eis_dep = (measured["exp_eis"].key,) if "exp_eis" in measured else ()
-                        group_tasks.append(add("arrhenius", "arrhenius", g,
-                                               {"form": spec.analysis.arrhenius_form,
-                                                "extrapolate_K": list(spec.analysis.extrapolate_K),
-                                                "experiment": [list(c) for c in exp.conductivity] if exp else []},
-                                               tuple(t.key for t in dyn) + eis_dep + tg_dep))  # fmt: skip
+                        group_tasks.append(
+                            add(
+                                "arrhenius",
+                                "arrhenius",
+                                g,
+                                {
+                                    "form": spec.analysis.arrhenius_form,
+                                    "extrapolate_K": list(spec.analysis.extrapolate_K),
+                                    "experiment": [list(c) for c in exp.conductivity] if exp else [],
+                                },
+                                tuple(t.key for t in dyn) + eis_dep + tg_dep,
+                            )
+                        )
                     group_tasks += dyn
                 finals += group_tasks
     add("report", "report", "", {"study": spec.name}, tuple(t.key for t in finals))

@@ -72,11 +72,16 @@ def run_study(
         counts[st] = counts.get(st, 0) + 1
     report = next((rows[t.key] for t in tasks if t.kind == "report"), None)
     outcome = StudyOutcome(
-        output=str(out_dir), counts=counts, wall_s=time.perf_counter() - t0,
+        output=str(out_dir),
+        counts=counts,
+        wall_s=time.perf_counter() - t0,
         report=str(out_dir / report["outputs"]["html"]) if report and report.get("outputs") else None,
-        failed=[{"label": rows[t.key]["label"], "error": (rows[t.key]["error"] or "").splitlines()[0]}
-                for t in tasks if rows[t.key]["status"] in ("failed", "skipped")],
-    )  # fmt: skip
+        failed=[
+            {"label": rows[t.key]["label"], "error": (rows[t.key]["error"] or "").splitlines()[0]}
+            for t in tasks
+            if rows[t.key]["status"] in ("failed", "skipped")
+        ],
+    )
     return outcome
 
 
@@ -131,8 +136,9 @@ def _make_client(spec: StudySpec, workers: int):
     return Client(cluster), cluster
 
 
-def _dask(spec: StudySpec, tasks: list[Task], out_dir: Path, store: RunStore, workers: int,
-          log: Callable[[str], None] | None) -> None:  # fmt: skip
+def _dask(
+    spec: StudySpec, tasks: list[Task], out_dir: Path, store: RunStore, workers: int, log: Callable[[str], None] | None
+) -> None:
     from distributed import as_completed
 
     client, cluster = _make_client(spec, workers)
@@ -140,8 +146,9 @@ def _dask(spec: StudySpec, tasks: list[Task], out_dir: Path, store: RunStore, wo
         futures: dict[str, Any] = {}
         for task in tasks:
             deps = [futures[k] for k in task.deps if k in futures]
-            futures[task.key] = client.submit(execute_task, task, str(out_dir), str(store.path), *deps,
-                                              key=f"{task.kind}-{task.key}", pure=False)  # fmt: skip
+            futures[task.key] = client.submit(
+                execute_task, task, str(out_dir), str(store.path), *deps, key=f"{task.kind}-{task.key}", pure=False
+            )
         done = 0
         for fut in as_completed(list(futures.values())):
             done += 1

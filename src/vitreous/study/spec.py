@@ -178,9 +178,27 @@ class StudySpec:
         return Path("vitreous-out") / self.name
 
 
-_TOP = {"name", "compositions", "sizes", "seeds", "potential", "coulomb", "engine", "threads", "executor", "workers",
-        "scheduler_address", "cluster", "output", "note", "melt_quench", "tg_scan", "diffusion", "analysis",
-        "experiment"}  # fmt: skip
+_TOP = {
+    "name",
+    "compositions",
+    "sizes",
+    "seeds",
+    "potential",
+    "coulomb",
+    "engine",
+    "threads",
+    "executor",
+    "workers",
+    "scheduler_address",
+    "cluster",
+    "output",
+    "note",
+    "melt_quench",
+    "tg_scan",
+    "diffusion",
+    "analysis",
+    "experiment",
+}
 
 
 def _sub(raw: dict[str, Any], key: str, cls: type, where: str) -> Any:
@@ -267,8 +285,22 @@ def parse_study(raw: dict[str, Any], source: str = "") -> StudySpec:
         raise StudyError("'workers' must be a positive integer")
     cluster = raw.get("cluster", {})
     if cluster:
-        _check_keys(cluster, {"kind", "cores", "memory", "walltime", "queue", "account", "jobs", "processes",
-                              "job_extra_directives", "local_directory"}, "cluster")  # fmt: skip
+        _check_keys(
+            cluster,
+            {
+                "kind",
+                "cores",
+                "memory",
+                "walltime",
+                "queue",
+                "account",
+                "jobs",
+                "processes",
+                "job_extra_directives",
+                "local_directory",
+            },
+            "cluster",
+        )
         if cluster.get("kind") not in ("slurm", "pbs"):
             raise StudyError("[cluster] kind must be slurm or pbs")
     mq = _sub(raw, "melt_quench", MeltQuenchSpec, "melt_quench")
@@ -287,8 +319,11 @@ def parse_study(raw: dict[str, Any], source: str = "") -> StudySpec:
         raise StudyError("[tg_scan] t_low_K must be below t_high_K")
     if tg is not None and tg.window_K * 8 > tg.t_high_K - tg.t_low_K:
         raise StudyError("[tg_scan] window_K leaves fewer than 8 windows between t_low_K and t_high_K")
-    dif = None if raw.get("diffusion", {}).get("enabled", True) is False else _sub(
-        raw, "diffusion", DiffusionSpec, "diffusion")  # fmt: skip
+    dif = (
+        None
+        if raw.get("diffusion", {}).get("enabled", True) is False
+        else _sub(raw, "diffusion", DiffusionSpec, "diffusion")
+    )
     if dif is not None and not all(isinstance(t, int | float) and t > 0 for t in dif.temperatures_K):
         raise StudyError("[diffusion] temperatures_K must be positive numbers (K)")
     an_raw = dict(raw.get("analysis", {}))
@@ -307,12 +342,27 @@ def parse_study(raw: dict[str, Any], source: str = "") -> StudySpec:
             raise StudyError(f"[experiment.{comp}] is not one of the compositions", hint=f"compositions: {comps}")
         experiments[comp] = _experiment(comp, table, base)
     return StudySpec(
-        name=name.strip(), compositions=tuple(comps), sizes=tuple(sizes), seeds=tuple(seeds), potential=potential,
-        coulomb=coulomb, engine=engine, threads=threads, executor=executor, workers=workers,
-        scheduler_address=raw.get("scheduler_address"), cluster=dict(cluster), output=raw.get("output"),
-        note=str(raw.get("note", "")), melt_quench=mq, tg_scan=tg, diffusion=dif, analysis=an,
-        experiments=experiments, source=source,
-    )  # fmt: skip
+        name=name.strip(),
+        compositions=tuple(comps),
+        sizes=tuple(sizes),
+        seeds=tuple(seeds),
+        potential=potential,
+        coulomb=coulomb,
+        engine=engine,
+        threads=threads,
+        executor=executor,
+        workers=workers,
+        scheduler_address=raw.get("scheduler_address"),
+        cluster=dict(cluster),
+        output=raw.get("output"),
+        note=str(raw.get("note", "")),
+        melt_quench=mq,
+        tg_scan=tg,
+        diffusion=dif,
+        analysis=an,
+        experiments=experiments,
+        source=source,
+    )
 
 
 def _file(value: Any, where: str, base: Path) -> str:
@@ -339,8 +389,13 @@ def _experiment(comp: str, table: dict[str, Any], base: Path) -> ExperimentSpec:
     cond = []
     for item in table.get("conductivity", []):
         _check_keys(item, {"temperature_K", "sigma_S_cm", "label"}, f"{where}.conductivity")
-        cond.append((_num(item, "temperature_K", "conductivity"), _num(item, "sigma_S_cm", "conductivity"),
-                     str(item.get("label", "experiment"))))  # fmt: skip
+        cond.append(
+            (
+                _num(item, "temperature_K", "conductivity"),
+                _num(item, "sigma_S_cm", "conductivity"),
+                str(item.get("label", "experiment")),
+            )
+        )
     eis = None
     if "eis" in table:
         t = table["eis"]
@@ -357,8 +412,13 @@ def _experiment(comp: str, table: dict[str, Any], base: Path) -> ExperimentSpec:
         circuit = t.get("circuit", EISSpec.circuit)
         if not isinstance(circuit, str) or not circuit:
             raise StudyError(f"[{w}] circuit must be a circuit string such as R0-p(R1,CPE1)-CPE2")
-        eis = EISSpec(tuple(_file(f, w, base) for f in files), _num(t, "thickness_mm", w), _num(t, "area_cm2", w),
-                      tuple(float(x) for x in temps), circuit)  # fmt: skip
+        eis = EISSpec(
+            tuple(_file(f, w, base) for f in files),
+            _num(t, "thickness_mm", w),
+            _num(t, "area_cm2", w),
+            tuple(float(x) for x in temps),
+            circuit,
+        )
     xps = None
     if "xps" in table:
         t = table["xps"]
@@ -385,8 +445,18 @@ def _experiment(comp: str, table: dict[str, Any], base: Path) -> ExperimentSpec:
     elif v4 is not None and (isinstance(v4, bool) or not isinstance(v4, int | float) or not 0 <= v4 <= 1):
         raise StudyError(f'[{where}] v4_fraction must be a number within 0-1 or "xps", got {v4!r}')
     dens = _num(table, "density_g_cm3", where) if "density_g_cm3" in table else None
-    return ExperimentSpec(file, st.get("quantity", "S"), st.get("radiation", "xray"), st.get("x_unit"), tuple(cond),
-                          eis, xps, dsc, v4, dens)  # fmt: skip
+    return ExperimentSpec(
+        file,
+        st.get("quantity", "S"),
+        st.get("radiation", "xray"),
+        st.get("x_unit"),
+        tuple(cond),
+        eis,
+        xps,
+        dsc,
+        v4,
+        dens,
+    )
 
 
 def load_study(path: str | Path) -> StudySpec:

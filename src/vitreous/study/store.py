@@ -68,19 +68,25 @@ class RunStore:
 
     def register(self, key: str, kind: str, label: str, inputs: dict[str, Any]) -> None:
         """Insert a pending task unless it exists."""
-        self._write("INSERT OR IGNORE INTO tasks(key, kind, label, inputs) VALUES (?, ?, ?, ?)",
-                    (key, kind, label, json.dumps(inputs, sort_keys=True, default=str)))  # fmt: skip
+        self._write(
+            "INSERT OR IGNORE INTO tasks(key, kind, label, inputs) VALUES (?, ?, ?, ?)",
+            (key, kind, label, json.dumps(inputs, sort_keys=True, default=str)),
+        )
 
     def start(self, key: str, versions: dict[str, str]) -> None:
         """Mark running (attempts + 1)."""
-        self._write("UPDATE tasks SET status='running', started=?, host=?, versions=?, error=NULL, "
-                    "attempts=attempts+1 WHERE key=?",
-                    (time.time(), socket.gethostname(), json.dumps(versions), key))  # fmt: skip
+        self._write(
+            "UPDATE tasks SET status='running', started=?, host=?, versions=?, error=NULL, "
+            "attempts=attempts+1 WHERE key=?",
+            (time.time(), socket.gethostname(), json.dumps(versions), key),
+        )
 
     def complete(self, key: str, result: dict[str, Any], outputs: dict[str, str]) -> None:
         """Mark complete with its result and output paths."""
-        self._write("UPDATE tasks SET status='complete', finished=?, result=?, outputs=? WHERE key=?",
-                    (time.time(), json.dumps(result, default=float), json.dumps(outputs), key))  # fmt: skip
+        self._write(
+            "UPDATE tasks SET status='complete', finished=?, result=?, outputs=? WHERE key=?",
+            (time.time(), json.dumps(result, default=float), json.dumps(outputs), key),
+        )
 
     def fail(self, key: str, error: str) -> None:
         """Mark failed with the error text."""

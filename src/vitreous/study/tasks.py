@@ -43,8 +43,11 @@ def _progress(label: str):
     def cb(info: dict[str, Any]) -> None:
         frac = info["step"] / info["total_steps"]
         if frac >= state["next"]:
-            print(f"    {label}: {info['stage']} step {info['step']}/{info['total_steps']} "
-                  f"T {info['temperature_K']:.0f} K", flush=True)  # fmt: skip
+            print(
+                f"    {label}: {info['stage']} step {info['step']}/{info['total_steps']} "
+                f"T {info['temperature_K']:.0f} K",
+                flush=True,
+            )
             state["next"] = frac + 0.1
 
     return cb
@@ -70,8 +73,12 @@ def _build(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]
     atoms = random_glass(model, density, seed=p["seed"])
     path = folder / "start.extxyz"
     write_structure(atoms, path)
-    extra = {"seed": p["seed"], "composition_name": p["composition"], "v4_fraction_source": v4_source,
-             "density_source": "study file" if p.get("density_g_cm3") else "preset"}  # fmt: skip
+    extra = {
+        "seed": p["seed"],
+        "composition_name": p["composition"],
+        "v4_fraction_source": v4_source,
+        "density_source": "study file" if p.get("density_g_cm3") else "preset",
+    }
     return model.summary(density) | extra, {"structure": str(path)}
 
 
@@ -87,9 +94,17 @@ def _melt_quench(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict,
 
     p = task.params
     atoms = read_structure(deps["build"]["outputs"]["structure"])
-    proto = melt_quench(p["t_melt_K"], p["hold_ps"], p["quench_rate_K_per_ps"], p["t_final_K"], p["anneal_ps"],
-                        p["ensemble"], timestep_fs=p["timestep_fs"], relax_ps=p["relax_ps"],
-                        trajectory_every=p["trajectory_every"])  # fmt: skip
+    proto = melt_quench(
+        p["t_melt_K"],
+        p["hold_ps"],
+        p["quench_rate_K_per_ps"],
+        p["t_final_K"],
+        p["anneal_ps"],
+        p["ensemble"],
+        timestep_fs=p["timestep_fs"],
+        relax_ps=p["relax_ps"],
+        trajectory_every=p["trajectory_every"],
+    )
     res = _md(p, atoms, proto, folder).run(progress=_progress(task.group + " melt-quench"))
     return res.summary["final"] | {"wall_time_s": res.summary["wall_time_s"], "stages": _held(res.summary)}, {
         "trajectory": str(res.trajectory),
@@ -104,8 +119,11 @@ def _structure(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, d
 
     p = task.params
     exp = p.get("experiment") or {}
-    data = read_experiment(exp["structure_file"], exp["quantity"], exp.get("x_unit")) if exp.get(
-        "structure_file") else None  # fmt: skip
+    data = (
+        read_experiment(exp["structure_file"], exp["quantity"], exp.get("x_unit"))
+        if exp.get("structure_file")
+        else None
+    )
     cutoffs = {}
     for pair, v in p.get("cutoffs_A", []):
         a, _, b = pair.partition("-")
@@ -142,8 +160,14 @@ def _tg_scan(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dic
 
     p = task.params
     atoms = read_structure(deps["melt_quench"]["outputs"]["final"])
-    proto = tg_cooling(p["t_high_K"], p["t_low_K"], p["cooling_rate_K_per_ps"], p["equilibrate_ps"],
-                       p["pressure_GPa"], timestep_fs=p["timestep_fs"])  # fmt: skip
+    proto = tg_cooling(
+        p["t_high_K"],
+        p["t_low_K"],
+        p["cooling_rate_K_per_ps"],
+        p["equilibrate_ps"],
+        p["pressure_GPa"],
+        timestep_fs=p["timestep_fs"],
+    )
     res = _md(p, atoms, proto, folder).run(progress=_progress(task.group + " tg-scan"))
     return {"wall_time_s": res.summary["wall_time_s"], "stages": _held(res.summary)}, {
         "trajectory": str(res.trajectory)
@@ -174,8 +198,13 @@ def _diffusion(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, d
 
     p = task.params
     atoms = read_structure(deps["melt_quench"]["outputs"]["final"])
-    proto = diffusion([p["temperature_K"]], p["equilibrate_ps"], p["production_ps"], timestep_fs=p["timestep_fs"],
-                      trajectory_every=p["trajectory_every"])[0]  # fmt: skip
+    proto = diffusion(
+        [p["temperature_K"]],
+        p["equilibrate_ps"],
+        p["production_ps"],
+        timestep_fs=p["timestep_fs"],
+        trajectory_every=p["trajectory_every"],
+    )[0]
     res = _md(p, atoms, proto, folder).run(progress=_progress(f"{task.group} {task.label}"))
     return {"wall_time_s": res.summary["wall_time_s"], "stages": _held(res.summary)}, {
         "trajectory": str(res.trajectory)
@@ -236,9 +265,12 @@ def _arrhenius(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, d
         labels += ["impedance fit (vitreous exp eis)"] * len(eis_pts)
     save_plot(fit, folder / "arrhenius.png", exp_pts)
     tg_K = deps["tg"]["result"]["Tg_K"] if "tg" in deps else None
-    out = fit.to_dict() | {"sigma_at": {f"{x:g}": fit.predict(x, tg_K=tg_K) for x in p["extrapolate_K"]},
-                           "experiment": [{"temperature_K": a, "sigma_S_cm": b, "label": lab}
-                                          for (a, b), lab in zip(exp_pts, labels, strict=True)]}  # fmt: skip
+    out = fit.to_dict() | {
+        "sigma_at": {f"{x:g}": fit.predict(x, tg_K=tg_K) for x in p["extrapolate_K"]},
+        "experiment": [
+            {"temperature_K": a, "sigma_S_cm": b, "label": lab} for (a, b), lab in zip(exp_pts, labels, strict=True)
+        ],
+    }
     (folder / "arrhenius.json").write_text(json.dumps(out))
     return {"Ea_eV": fit.Ea_eV, "Ea_err_eV": fit.Ea_err_eV, "sigma_at": out["sigma_at"], "form": fit.form}, {
         "json": str(folder / "arrhenius.json")
@@ -256,11 +288,16 @@ def _exp_eis(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dic
     (folder / "eis.json").write_text(json.dumps(out))
     outputs = {"json": str(folder / "eis.json")}
     for i, fit in enumerate(series.fits):
-        outputs[f"nyquist_{i}"] = str(save_plot(fit, folder / f"nyquist_{Path(fit.spectrum.source).stem}.png",
-                                                "nyquist", figsize=(6, 5)))  # fmt: skip
+        outputs[f"nyquist_{i}"] = str(
+            save_plot(fit, folder / f"nyquist_{Path(fit.spectrum.source).stem}.png", "nyquist", figsize=(6, 5))
+        )
     arr = out["arrhenius"]
-    return {"points": [list(x) for x in series.points()], "Ea_eV": arr and arr["Ea_eV"],
-            "Ea_err_eV": arr and arr["Ea_err_eV"], "circuit": p["circuit"]}, outputs  # fmt: skip
+    return {
+        "points": [list(x) for x in series.points()],
+        "Ea_eV": arr and arr["Ea_eV"],
+        "Ea_err_eV": arr and arr["Ea_err_eV"],
+        "circuit": p["circuit"],
+    }, outputs
 
 
 def _exp_xps(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
@@ -272,7 +309,9 @@ def _exp_xps(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dic
     (folder / "xps.json").write_text(json.dumps(fit.to_dict()))
     png = save_plot(fit, folder / "xps.png", figsize=(6, 4.5))
     return {"V4_fraction": fit.V4_fraction, "V4_fraction_err": fit.V4_fraction_err}, {
-        "json": str(folder / "xps.json"), "png": str(png)}  # fmt: skip
+        "json": str(folder / "xps.json"),
+        "png": str(png),
+    }
 
 
 def _exp_dsc(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
@@ -294,9 +333,19 @@ def _report(task: Task, folder: Path, deps: dict[str, dict], out_dir: Path, stor
     return {"html": str(paths["html"])}, {k: str(v) for k, v in paths.items()}
 
 
-_KINDS = {"build": _build, "melt_quench": _melt_quench, "structure": _structure, "tg_scan": _tg_scan, "tg": _tg,
-          "diffusion": _diffusion, "dynamics": _dynamics, "arrhenius": _arrhenius, "exp_eis": _exp_eis,
-          "exp_xps": _exp_xps, "exp_dsc": _exp_dsc}  # fmt: skip
+_KINDS = {
+    "build": _build,
+    "melt_quench": _melt_quench,
+    "structure": _structure,
+    "tg_scan": _tg_scan,
+    "tg": _tg,
+    "diffusion": _diffusion,
+    "dynamics": _dynamics,
+    "arrhenius": _arrhenius,
+    "exp_eis": _exp_eis,
+    "exp_xps": _exp_xps,
+    "exp_dsc": _exp_dsc,
+}
 
 
 def execute_task(task: Task, out_dir: str | Path, store_path: str | Path, *_deps: Any) -> dict[str, Any]:

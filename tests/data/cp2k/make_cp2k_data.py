@@ -42,8 +42,9 @@ def main() -> None:
     opt_dir = HERE / "v5_opt"
     if "--skip-optimize" not in sys.argv:
         shutil.rmtree(opt_dir, ignore_errors=True)
-        res = CP2KRun(in_box(vanadyl_v5()), load_dft_settings("pbe-szv-fast"), "optimize", opt_dir, ranks=RANKS,
-                      steps=100).run()  # fmt: skip
+        res = CP2KRun(
+            in_box(vanadyl_v5()), load_dft_settings("pbe-szv-fast"), "optimize", opt_dir, ranks=RANKS, steps=100
+        ).run()
         if not res["optimization_converged"]:
             raise SystemExit("OV(OH)3 optimisation did not converge")
         write_structure(res["final_atoms"], opt_dir / "optimized.extxyz")
