@@ -91,7 +91,7 @@ def test_parsers_on_committed_real_output():
     )
     assert len(res["scf_steps"]) >= 1
     assert "mulliken_spin" in res and np.abs(res["mulliken_spin"]).max() < 0.05  # closed shell V5+
-    frames = read_wannier(DATA / "v5_sp" / "wannier.xyz")
+    frames, _ = read_wannier(DATA / "v5_sp" / "wannier.xyz")
     assert len(frames) == 2  # one per spin channel
     assert all(len(f) == 20 for f in frames)  # 40 valence electrons (GTH): 20 per spin
     v4 = read_structure(DATA / "v4_sp" / "structure.extxyz")
@@ -104,7 +104,7 @@ def test_parsers_on_committed_real_output():
 
 def _vanadyl_wannier(folder):
     atoms = read_structure(folder / "structure.extxyz")
-    centres, ions = read_wannier(folder / "wannier.xyz", with_ions=True)
+    centres, ions = read_wannier(folder / "wannier.xyz")
     cell = read_input_cell(sorted(folder.glob("cp2k-*.inp"))[-1])
     shift = (ions - atoms.positions) @ np.linalg.inv(cell)  # CP2K may shift and wrap the molecule
     shift -= np.round(shift - shift[0])

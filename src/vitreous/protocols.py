@@ -51,6 +51,9 @@ ENSEMBLES: tuple[str, ...] = get_args(Ensemble)
 #: (10 fs). Hence the default: Nosé–Hoover chain with 25 fs damping.
 Thermostat = Literal["nose-hoover", "csvr"]
 THERMOSTATS: tuple[str, ...] = get_args(Thermostat)
+#: ensembles a melt–quench may use (fixed volume or fixed pressure)
+MeltQuenchEnsemble = Literal["nvt", "npt"]
+MELT_QUENCH_ENSEMBLES: tuple[str, ...] = get_args(MeltQuenchEnsemble)
 
 
 @dataclass(frozen=True)
@@ -272,7 +275,7 @@ def melt_quench(
     quench_rate_K_per_ps: float = 100.0,
     t_final_K: float = 300.0,
     anneal_ps: float = 5.0,
-    ensemble: Literal["nvt", "npt"] = "nvt",
+    ensemble: MeltQuenchEnsemble = "nvt",
     timestep_fs: float = 1.0,
     pressure_GPa: float = 1e-4,
     relax_ps: float = 2.0,
@@ -289,7 +292,7 @@ def melt_quench(
     anneal is a Langevin bath (:data:`ANNEAL_LANGEVIN_DAMPING_FS`): it holds its temperature
     in the glass where a Nosé–Hoover chain does not.
     """
-    if ensemble not in ("nvt", "npt"):
+    if ensemble not in MELT_QUENCH_ENSEMBLES:
         raise ProtocolError(f"melt-quench ensemble must be nvt or npt, got '{ensemble}'")
     if quench_rate_K_per_ps <= 0:
         raise ProtocolError(f"quench rate must be positive (K/ps), got {quench_rate_K_per_ps}")

@@ -17,7 +17,7 @@ temperature range, or across a given Tg, are flagged.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 from scipy import stats
@@ -28,6 +28,8 @@ from vitreous.units import BOLTZMANN_EV_K
 __all__ = ["ArrheniusFit", "fit_arrhenius"]
 
 Form = Literal["sigma_T", "sigma", "D"]
+#: the Arrhenius forms, for validation and help texts
+FORMS: tuple[str, ...] = get_args(Form)
 
 
 @dataclass
@@ -157,7 +159,7 @@ def fit_arrhenius(
     """
     t = np.asarray(temperatures_K, dtype=float)
     y = np.asarray(values, dtype=float)
-    if form not in ("sigma_T", "sigma", "D"):
+    if form not in FORMS:
         raise AnalysisError(f"unknown Arrhenius form '{form}'", hint="sigma_T, sigma or D")
     if len(t) < 2 or len(t) != len(y):
         raise AnalysisError("an Arrhenius fit needs at least two (T, value) points")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -38,6 +38,8 @@ __all__ = [
 ]
 
 Radiation = Literal["xray", "neutron"]
+#: the radiations, for validation and help texts
+RADIATIONS: tuple[str, ...] = get_args(Radiation)
 
 
 @cache

@@ -36,13 +36,14 @@ def structure(
     """g(r), coordination, VOn units, BO/NBO, Qn, bond valence, S(k), G(r), T(r), Rw."""
     from vitreous.analysis.network import parse_cutoffs
     from vitreous.analysis.rdf import species_labels
+    from vitreous.analysis.scattering import RADIATIONS
     from vitreous.analysis.structure import analyze_structure
     from vitreous.errors import AnalysisError
     from vitreous.experiment import compare_structure, read_experiment
     from vitreous.io.trajectory import open_trajectory, parse_frames
 
-    if radiation not in ("xray", "neutron"):
-        raise AnalysisError(f"unknown radiation '{radiation}'", hint="xray or neutron")
+    if radiation not in RADIATIONS:
+        raise AnalysisError(f"unknown radiation '{radiation}'", hint=" or ".join(RADIATIONS))
     rng = None
     if fit_range:
         try:

@@ -207,7 +207,7 @@ def analyze_electronic(
     atoms = read_structure(structure)
     parsed = parse_output(outs[-1], run_dir, atoms)
     spin = parsed.get("hirshfeld_spin", parsed.get("mulliken_spin"))
-    centres, ions = read_wannier(run_dir / "wannier.xyz", with_ions=True)
+    centres, ions = read_wannier(run_dir / "wannier.xyz")
     atoms.positions = ions  # the frame of the centres
     inputs = sorted(run_dir.glob("cp2k-*.inp"))
     if not inputs:

@@ -8,13 +8,17 @@ from typing import Annotated
 import typer
 
 from vitreous.cli.common import console, handle_errors
+from vitreous.engines import ENGINES
+from vitreous.potentials.classical import COULOMB_METHODS
 
 _STRUCT = typer.Argument(help="Structure file (extxyz with valence, LAMMPS data, CIF, POSCAR, ...)")
 _POT = typer.Option("--potential", "-p", help="Force field name (bmp, pmmcs, pmmcs+bmp-v) or TOML file")
 _OUT = typer.Option("--output", "-o", help="Run folder (trajectory.h5, final.extxyz, summary.json)")
-_COUL = typer.Option("--coulomb", help="Coulomb treatment: pppm, ewald or dsf")
+_COUL = typer.Option("--coulomb", help=f"Coulomb treatment: {', '.join(COULOMB_METHODS)}")
 _THREADS = typer.Option("--threads", help="OpenMP threads (default: all cores)")
-_ENGINE = typer.Option("--engine", help="lammps (LAMMPS integrates) or ase (ASE integrates, LAMMPS gives forces)")
+_ENGINE = typer.Option(
+    "--engine", help=f"{' or '.join(ENGINES)}: LAMMPS integrates, or ASE integrates and LAMMPS gives forces"
+)
 
 
 def _settings(coulomb: str, threads: int | None):

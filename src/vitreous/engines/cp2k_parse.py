@@ -145,11 +145,17 @@ def _scf_steps(text: str) -> list[int]:
     return steps
 
 
-def read_wannier(path: str | Path, with_ions: bool = False) -> Any:
-    """Wannier centres (Å) of each frame of a CP2K IONS+CENTERS xyz file (``X`` entries);
-    one frame per spin channel for UKS. With ``with_ions``, also the ion positions of the
-    first frame: the frame the centres are in (CP2K may have shifted a molecule into its
-    box), to be used instead of the input positions."""
+def read_wannier(path: str | Path) -> tuple[list[np.ndarray], np.ndarray]:
+    """Wannier centres and the ions they belong with, from a CP2K IONS+CENTERS xyz file.
+
+    Returns
+    -------
+    centres : list of ndarray
+        Centres (Å, ``X`` entries) of each frame; one frame per spin channel for UKS.
+    ions : ndarray
+        Ion positions (Å) of the first frame: the frame the centres are in (CP2K may have
+        shifted a molecule into its box), to be used instead of the input positions.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"no Wannier centres file {path}", hint="run with --wannier")
@@ -165,7 +171,7 @@ def read_wannier(path: str | Path, with_ions: bool = False) -> Any:
         if ions is None:
             ions = np.array([[float(x) for x in b[1:4]] for b in block if b[0] != "X"])
         i += 2 + n
-    return (frames, ions) if with_ions else frames
+    return frames, ions
 
 
 def read_input_cell(inp: str | Path) -> np.ndarray:
@@ -204,7 +210,7 @@ def parse_output(out: str | Path, run_dir: str | Path, atoms: Atoms) -> dict[str
     res["n_scf_blocks"] = len(t)
     wfile = Path(run_dir) / "wannier.xyz"
     if wfile.is_file():
-        res["wannier_centres_A"] = read_wannier(wfile)
+        res["wannier_centres_A"] = read_wannier(wfile)[0]
     m = re.findall(r"Integrated absolute spin density\s*:\s*(" + _FLOAT + ")", text)
     if m:
         res["abs_spin_density"] = float(m[-1])

@@ -7,20 +7,16 @@ engine selection is spelled once.
 from __future__ import annotations
 
 import os
-from typing import Literal, get_args
 
 from ase import Atoms
 
+from vitreous.engines import ENGINES, EngineName
 from vitreous.engines.driver import FailureLimits, MDRun
 from vitreous.errors import EngineError
 from vitreous.potentials.classical import ForceField
 from vitreous.protocols import Protocol
 
 __all__ = ["ENGINES", "EngineName", "classical_md"]
-
-EngineName = Literal["lammps", "ase"]
-#: engines a classical force field can run on
-ENGINES: tuple[str, ...] = get_args(EngineName)
 
 
 def classical_md(

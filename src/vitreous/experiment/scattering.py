@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from vitreous.analysis.scattering import RADIATIONS
 from vitreous.errors import AnalysisError, InputFileError
 from vitreous.experiment._table import read_table
 
@@ -105,7 +106,7 @@ def compare_structure(
     AnalysisError
         Unknown radiation, or no overlap of the two curves.
     """
-    if radiation not in ("xray", "neutron"):
+    if radiation not in RADIATIONS:
         raise AnalysisError(f"unknown radiation '{radiation}'", hint="xray or neutron")
     xm, ym = result.model_curve(data.quantity, radiation)
     rw = rw_percent(data.x, data.y, xm, ym, fit_range)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -34,6 +34,7 @@ from vitreous.composition import Species
 from vitreous.errors import PotentialError
 
 __all__ = [
+    "COULOMB_METHODS",
     "Buckingham",
     "Coulomb",
     "CoulombMethod",
@@ -46,6 +47,8 @@ __all__ = [
 ]
 
 CoulombMethod = Literal["pppm", "ewald", "dsf"]
+#: the Coulomb methods, for validation and help texts
+COULOMB_METHODS: tuple[str, ...] = get_args(CoulombMethod)
 
 
 def _species(key: str) -> Species:
@@ -169,8 +172,8 @@ class Coulomb:
     dsf_alpha_inv_A: float = 0.25
 
     def __post_init__(self) -> None:
-        if self.method not in ("pppm", "ewald", "dsf"):
-            raise PotentialError(f"unknown Coulomb method '{self.method}'", hint="pppm, ewald or dsf")
+        if self.method not in COULOMB_METHODS:
+            raise PotentialError(f"unknown Coulomb method '{self.method}'", hint=", ".join(COULOMB_METHODS))
         if self.cutoff_A <= 0 or not 0 < self.accuracy < 1 or self.dsf_alpha_inv_A <= 0:
             raise PotentialError("Coulomb cutoff, accuracy and alpha must be positive")
 

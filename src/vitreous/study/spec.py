@@ -263,20 +263,23 @@ def parse_study(raw: dict[str, Any], source: str = "") -> StudySpec:
         or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
     ):
         raise StudyError("'seeds' must be a list of non-negative integers")
+    from vitreous.analysis.arrhenius import FORMS as ARRHENIUS_FORMS
+    from vitreous.engines.factory import ENGINES
+    from vitreous.potentials.classical import COULOMB_METHODS
+    from vitreous.protocols import MELT_QUENCH_ENSEMBLES
+
     potential = raw.get("potential", "bmp")
     if potential not in available_forcefields():
         raise StudyError(f"unknown potential '{potential}'", hint=f"allowed: {', '.join(available_forcefields())}")
     coulomb = raw.get("coulomb", "pppm")
-    if coulomb not in ("pppm", "ewald", "dsf"):
-        raise StudyError(f"unknown coulomb '{coulomb}'", hint="allowed: pppm, ewald, dsf")
-    from vitreous.engines.factory import ENGINES
-
+    if coulomb not in COULOMB_METHODS:
+        raise StudyError(f"unknown coulomb '{coulomb}'", hint=f"allowed: {', '.join(COULOMB_METHODS)}")
     engine = raw.get("engine", "lammps")
     if engine not in ENGINES:
         raise StudyError(f"unknown engine '{engine}'", hint=f"allowed: {', '.join(ENGINES)}")
     executor = raw.get("executor", "serial")
     if executor not in get_args(Executor):
-        raise StudyError(f"unknown executor '{executor}'", hint="allowed: serial, dask")
+        raise StudyError(f"unknown executor '{executor}'", hint=f"allowed: {', '.join(get_args(Executor))}")
     threads = raw.get("threads", 0)
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
         raise StudyError("'threads' must be a non-negative integer (0: all cores)")
@@ -304,7 +307,7 @@ def parse_study(raw: dict[str, Any], source: str = "") -> StudySpec:
         if cluster.get("kind") not in ("slurm", "pbs"):
             raise StudyError("[cluster] kind must be slurm or pbs")
     mq = _sub(raw, "melt_quench", MeltQuenchSpec, "melt_quench")
-    if mq.ensemble not in ("nvt", "npt"):
+    if mq.ensemble not in MELT_QUENCH_ENSEMBLES:
         raise StudyError(f"[melt_quench] ensemble must be nvt or npt, got '{mq.ensemble}'")
     if mq.t_final_K >= mq.t_melt_K:
         raise StudyError("[melt_quench] t_final_K must be below t_melt_K")
@@ -332,7 +335,7 @@ def parse_study(raw: dict[str, Any], source: str = "") -> StudySpec:
         raise StudyError('[analysis] cutoffs_A must be a table like {"V-O" = 2.3}')
     raw_an = {"analysis": an_raw}
     an = _sub(raw_an, "analysis", AnalysisSpec, "analysis")
-    if an.arrhenius_form not in ("sigma_T", "sigma", "D"):
+    if an.arrhenius_form not in ARRHENIUS_FORMS:
         raise StudyError(f"[analysis] arrhenius_form must be sigma_T, sigma or D, got '{an.arrhenius_form}'")
     an = AnalysisSpec(**{**asdict(an), "cutoffs_A": tuple(sorted((k, float(v)) for k, v in cut.items()))})
     experiments = {}
@@ -375,6 +378,8 @@ def _file(value: Any, where: str, base: Path) -> str:
 
 
 def _experiment(comp: str, table: dict[str, Any], base: Path) -> ExperimentSpec:
+    from vitreous.analysis.scattering import RADIATIONS
+
     where = f"experiment.{comp}"
     if not isinstance(table, dict):
         raise StudyError(f"[{where}] must be a table")
@@ -383,7 +388,7 @@ def _experiment(comp: str, table: dict[str, Any], base: Path) -> ExperimentSpec:
     _check_keys(st, {"file", "quantity", "radiation", "x_unit"}, f"{where}.structure")
     if st and st.get("quantity", "S") not in ("S", "G", "T"):
         raise StudyError(f"[{where}.structure] quantity must be S, G or T")
-    if st and st.get("radiation", "xray") not in ("xray", "neutron"):
+    if st and st.get("radiation", "xray") not in RADIATIONS:
         raise StudyError(f"[{where}.structure] radiation must be xray or neutron")
     file = _file(st["file"], f"{where}.structure", base) if st.get("file") is not None else None
     cond = []
