@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shutil
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -496,3 +497,39 @@ def test_wannier_bonds_in_a_glass_cell_with_leaning_lone_pairs(relaxed_nvp28):
 def _rotate_about(v, k, angle):
     """Rodrigues rotation of v about the unit axis k."""
     return v * np.cos(angle) + np.cross(k, v) * np.sin(angle) + k * (k @ v) * (1 - np.cos(angle))
+
+
+@needs_cp2k
+def test_bomd_on_the_md_driver_with_cp2k_forces(tmp_path):
+    """CP2K as an ASE calculator (cp2k --shell, vitreous' own input) under the MD driver: the
+    start structure's energy and forces equal the committed CP2KRun single point of the same
+    input (the SCF converges to 1e-5 Ha: 1e-3 eV), and a 3-step NVT protocol writes the
+    usual H5MD frames and summary, the reference named as DFT (CP2K)."""
+    from vitreous.engines.factory import dft_md
+    from vitreous.io.h5md import H5MDTrajectory
+    from vitreous.protocols import Protocol, Stage
+
+    atoms = read_structure(DATA / "v5_sp" / "structure.extxyz")
+    ref = parse_output(DATA / "v5_sp" / "cp2k-0.out", DATA / "v5_sp", atoms)
+    settings = load_dft_settings("pbe-szv-fast")
+    stage = Stage(
+        "nvt", "nvt", 3, timestep_fs=0.5, t_start_K=300.0, trajectory_every=1, thermo_every=1, checkpoint_every=2
+    )
+    run = dft_md(atoms, settings, Protocol("bomd", (stage,)), tmp_path / "md", seed=2, threads=2)
+    (tmp_path / "md").mkdir()
+    run.backend.open(run.atoms, tmp_path / "md", None, stage, 2)
+    energy, forces = run.backend.single_point()  # the shell stays up for the run below
+    assert energy == pytest.approx(ref["energy_eV"], abs=1e-3)
+    np.testing.assert_allclose(forces, ref["forces_eV_A"], atol=1e-3)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # 3 steps cannot hold a temperature: the driver may say so
+            res = run.run(progress=False)
+    finally:
+        run.backend.calculator.close()
+    with H5MDTrajectory(res.trajectory) as traj:
+        assert list(traj.steps) == [1, 2, 3] and traj.metadata["engine"] == "ase"
+        obs = traj.observables()
+    assert np.all(np.isfinite(obs["potential_energy"])) and abs(obs["potential_energy"][0] - energy) < 1.0
+    assert res.summary["potential"]["reference"] == "DFT (CP2K)"
+    assert res.summary["potential"]["settings"]["name"] == "pbe-szv-fast"

@@ -441,3 +441,19 @@ def test_arrhenius_flags_extrapolation_and_tg():
         fit.predict(-5.0)
     again = type(fit).from_dict(json.loads(json.dumps(fit.to_dict())))
     assert again.predict(473.0) == fit.predict(473.0)
+
+
+def test_dynamics_result_round_trips_through_its_json(tmp_path):
+    """DynamicsResult.from_dict(to_dict()) gives the same JSON and plots from it alone."""
+    import json
+
+    from vitreous.analysis.dynamics import DynamicsResult
+    from vitreous.report.figures import save_plot
+
+    traj = random_walk(0.3, n_walkers=40, n_frames=80, dt_ps=0.1, seed=5)
+    res = analyze_dynamics(traj, "Na", temperature_K=1000.0, threshold_A2=1.0)
+    d = json.loads(json.dumps(res.to_dict()))
+    back = DynamicsResult.from_dict(d)
+    assert json.loads(json.dumps(back.to_dict())) == d
+    assert back.diffusion.D_cm2_s == pytest.approx(res.diffusion.D_cm2_s, rel=1e-12)
+    assert save_plot(back, tmp_path / "msd.png").stat().st_size > 1000

@@ -164,6 +164,19 @@ class DiffusionFit:
             "uncertainty": f"standard error over {self.n_blocks} groups of ions",
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DiffusionFit:
+        """Inverse of :meth:`to_dict`."""
+        n_blocks = int(d["uncertainty"].split(" over ")[1].split()[0]) if " over " in d.get("uncertainty", "") else 0
+        return cls(
+            d["D_A2_ps"],
+            d["D_err_cm2_s"] / A2_PER_PS_TO_CM2_PER_S,
+            tuple(d["fit_window_ps"]),
+            d["loglog_slope"],
+            d["subdiffusive"],
+            n_blocks,
+        )
+
 
 def _choose_window(t: np.ndarray, msd: np.ndarray) -> tuple[int, int, float]:
     """Fit window [i0, i1): from where the local log–log slope (smoothed over a decade/4)
@@ -317,6 +330,21 @@ class MSDResult:
             "com_drift_removed_A": self.drift_A[-1].tolist(),
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MSDResult:
+        """Inverse of :meth:`to_dict`; the per-ion curves are not stored (empty here)."""
+        t = np.asarray(d["t_ps"], dtype=float)
+        return cls(
+            t,
+            np.asarray(d["msd_A2"], dtype=float),
+            np.asarray(d["msd_xyz_A2"], dtype=float),
+            np.zeros(0),
+            np.zeros((len(t), 0)),
+            d["species"],
+            np.zeros(0, dtype=int),
+            np.asarray([d.get("com_drift_removed_A", [0.0, 0.0, 0.0])], dtype=float),
+        )
+
 
 @dataclass
 class DynamicsResult:
@@ -340,16 +368,29 @@ class DynamicsResult:
             "metadata": self.metadata,
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DynamicsResult:
+        """Inverse of :meth:`to_dict` (the class-averaged MSDs are in ``ions``)."""
+        return cls(
+            MSDResult.from_dict(d["msd"]),
+            DiffusionFit.from_dict(d["diffusion"]),
+            d["conductivity"],
+            d["ions"],
+            d.get("channels", {}),
+            d.get("metadata", {}),
+        )
+
     def plot(self, ax: Any) -> Any:
-        """MSD of the trapped and mobile classes and of all ions (log–log)."""
-        t = self.msd.t_ps[1:]
-        mobile = np.array(self.ions["mobile_mask"])
-        per = self.msd.per_ion_msd_A2[1:]
-        ax.loglog(t, self.msd.msd_A2[1:], "k-", lw=2, label="all")
-        if mobile.any():
-            ax.loglog(t, per[:, mobile].mean(axis=1), "r-", label=f"mobile ({mobile.sum()})")
-        if (~mobile).any():
-            ax.loglog(t, per[:, ~mobile].mean(axis=1), "b-", label=f"trapped ({(~mobile).sum()})")
+        """MSD of all ions and of the trapped and mobile classes (log–log) up to half the run
+        (longer lags have too few time origins), with the fit window shaded."""
+        half = max(2, len(self.msd.t_ps) // 2)
+        t = self.msd.t_ps[1:half]
+        mobile = np.array(self.ions["mobile_mask"], dtype=bool)
+        ax.loglog(t, self.msd.msd_A2[1:half], "k-", lw=2, label="all")
+        if self.ions.get("msd_mobile_A2"):
+            ax.loglog(t, np.asarray(self.ions["msd_mobile_A2"])[1:half], "r-", label=f"mobile ({mobile.sum()})")
+        if self.ions.get("msd_trapped_A2"):
+            ax.loglog(t, np.asarray(self.ions["msd_trapped_A2"])[1:half], "b-", label=f"trapped ({(~mobile).sum()})")
         w = self.diffusion.window_ps
         ax.axvspan(w[0], w[1], color="0.9", zorder=0, label="fit window")
         ax.set_xlabel("t (ps)")

@@ -146,6 +146,19 @@ class BondValence:
             "source": self.source,
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BondValence:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            d["element"],
+            list(d["indices"]),
+            {int(v): list(s) for v, s in d["bvs"].items()},
+            list(d["estimated_valence"]),
+            None if d["formal_valence"] is None else list(d["formal_valence"]),
+            d["cutoff_A"],
+            d["source"],
+        )
+
 
 @dataclass
 class NetworkResult:
@@ -170,6 +183,21 @@ class NetworkResult:
             "formers": list(self.formers),
             "n_frames": self.n_frames,
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> NetworkResult:
+        """Inverse of :meth:`to_dict` (files without ``cutoffs_A`` take them from the
+        coordination entries)."""
+        cutoffs = d.get("cutoffs_A") or {k: v["cutoff_A"] for k, v in d["coordination"].items() if "cutoff_A" in v}
+        return cls(
+            dict(cutoffs),
+            d["coordination"],
+            d["oxygen"],
+            d["qn"],
+            {k: BondValence.from_dict(v) for k, v in d.get("bond_valence", {}).items()},
+            tuple(d.get("formers", ("P", "V"))),
+            d.get("n_frames", 0),
+        )
 
     def plot(self, ax: Any, pair: str = "V-O") -> Any:
         """Bar chart of the coordination distribution of one pair."""

@@ -160,6 +160,13 @@ class StructureFactor:
         """JSON-able dict."""
         return {"k": self.k_inv_A.tolist(), "S": self.S.tolist(), "radiation": self.radiation, "lorch": self.lorch}
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], partials: dict[str, Any] | None = None) -> StructureFactor:
+        """Inverse of :meth:`to_dict`; the Faber–Ziman partials (stored once per structure,
+        they do not depend on the radiation) may be given as ``{"k": ..., pair: S_ab}``."""
+        parts = {k: np.asarray(v) for k, v in (partials or {}).items() if k != "k"}
+        return cls(np.asarray(d["k"], dtype=float), np.asarray(d["S"], dtype=float), d["radiation"], d["lorch"], parts)
+
     def plot(self, ax: Any, **kw: Any) -> Any:
         """Plot S(k)."""
         ax.plot(self.k_inv_A, self.S, **kw)

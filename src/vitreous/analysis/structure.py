@@ -4,7 +4,6 @@ bond valence, X-ray and neutron S(k), G(r), T(r) (Rw against an experiment: vitr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,8 +25,9 @@ __all__ = ["StructureResult", "analyze_structure"]
 
 @dataclass
 class StructureResult:
-    """Everything :func:`analyze_structure` computes, with ``to_dict`` in the documented
-    JSON layout and ``save_plots``."""
+    """Everything :func:`analyze_structure` computes: ``to_dict``/``from_dict`` in the
+    documented JSON layout and the named plots of :meth:`plot` (files are written by
+    :func:`vitreous.report.figures.save_plots`)."""
 
     rdf: RDFResult
     network: NetworkResult
@@ -59,6 +59,7 @@ class StructureResult:
                 "partials": {"k": self.xray.k_inv_A.tolist(), **{k: v.tolist() for k, v in self.xray.partials.items()}},
             },
             "real_space": {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in self.real_space.items()},
+            "network": {"cutoffs_A": net["cutoffs_A"], "formers": net["formers"], "n_frames": net["n_frames"]},
             "metadata": self.metadata,
         }
         if self.rw is not None:
@@ -70,30 +71,55 @@ class StructureResult:
             }
         return out
 
-    def save_plots(self, folder: str | Path) -> list[Path]:
-        """PNG figures: g(r) with partials, g_VO, S(k), G(r), VOn units, experiment fit."""
-        import matplotlib
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> StructureResult:
+        """Inverse of :meth:`to_dict`. The measured curve itself is not in the JSON (only its
+        source, quantity, radiation and Rw), nor the Na partials of the pre-peak search."""
+        parts = d["structure_factor"].get("partials")
+        net = {
+            "coordination": d["coordination"],
+            "oxygen": d["oxygen"],
+            "qn": d["qn"],
+            "bond_valence": d.get("bond_valence", {}),
+            **d.get("network", {}),
+        }
+        exp = d.get("experiment") or {}
+        return cls(
+            rdf=RDFResult.from_dict(d["rdf"]),
+            network=NetworkResult.from_dict(net),
+            bond_lengths_A=d["bond_lengths_A"],
+            xray=StructureFactor.from_dict(d["structure_factor"]["xray"], parts),
+            neutron=StructureFactor.from_dict(d["structure_factor"]["neutron"], parts),
+            na_partials={},
+            real_space={k: (np.asarray(v) if isinstance(v, list) else v) for k, v in d["real_space"].items()},
+            rw=d.get("rw_percent"),
+            rw_quantity=exp.get("quantity"),
+            rw_radiation=exp.get("radiation"),
+            metadata=d.get("metadata", {}),
+        )
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+    #: the named plots of :meth:`plot`
+    PLOTS = ("gr", "gVO", "vo_units", "sk", "Gr", "experiment_fit")
 
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        paths = []
+    def plot_names(self) -> list[str]:
+        """The plots this result can draw (g_VO and VO_l need V; the fit needs a measured curve)."""
+        has_v = "V-O" in self.rdf.partials
+        return [
+            n
+            for n in self.PLOTS
+            if (n not in ("gVO", "vo_units") or has_v) and (n != "experiment_fit" or self.experiment is not None)
+        ]
 
-        def save(fig: Any, name: str) -> None:
-            p = folder / name
-            fig.tight_layout()
-            fig.savefig(p, dpi=110)
-            plt.close(fig)
-            paths.append(p)
-
-        fig, ax = plt.subplots(figsize=(6, 4))
-        pairs = [p for p in ("V-O", "P-O", "Na-O", "O-O") if p in self.rdf.partials]
-        self.rdf.plot(ax, pairs)
-        save(fig, "gr.png")
-        if "V-O" in self.rdf.partials:
-            fig, ax = plt.subplots(figsize=(6, 4))
+    def plot(self, ax: Any, name: str = "sk") -> Any:
+        """One named plot on ``ax``: ``gr`` (total and cation–O partials), ``gVO`` (g_VO with
+        its running coordination), ``vo_units`` (VO_l distribution), ``sk`` (X-ray and neutron
+        S(k)), ``Gr`` (G(r) from S(k) and from g(r)), ``experiment_fit`` (model and measured
+        curve)."""
+        if name not in self.plot_names():
+            raise AnalysisError(f"no plot '{name}' for this result", hint=f"one of: {', '.join(self.plot_names())}")
+        if name == "gr":
+            self.rdf.plot(ax, [p for p in ("V-O", "P-O", "Na-O", "O-O") if p in self.rdf.partials])
+        elif name == "gVO":
             for p in ("V-O", "V4-O", "V5-O"):
                 if p in self.rdf.partials:
                     ax.plot(self.rdf.r_A, self.rdf.get(p), label=p)
@@ -105,39 +131,33 @@ class StructureResult:
             ax.set_xlabel("r (Å)")
             ax.set_ylabel("g_VO(r)")
             ax.legend(frameon=False)
-            save(fig, "g_VO.png")
-            fig, ax = plt.subplots(figsize=(5, 4))
+        elif name == "vo_units":
             self.network.plot(ax, "V-O")
-            save(fig, "vo_units.png")
-        fig, ax = plt.subplots(figsize=(6, 4))
-        self.xray.plot(ax, label="X-ray")
-        self.neutron.plot(ax, label="neutron")
-        if self.experiment is not None and self.rw_quantity == "S":
-            ax.plot(self.experiment.x, self.experiment.y, "k.", ms=2, label=f"experiment (Rw {self.rw:.1f} %)")
-        ax.legend(frameon=False)
-        save(fig, "sk.png")
-        fig, ax = plt.subplots(figsize=(6, 4))
-        kmax = self.real_space["k_max"]
-        ax.plot(self.real_space["r"], self.real_space["G"], label=f"X-ray, from S(k) (kmax {kmax:g} 1/Å)")
-        ax.plot(self.real_space["r"], self.real_space["G_neutron"], label=f"neutron, from S(k) (kmax {kmax:g} 1/Å)")
-        ax.plot(self.real_space["r"], self.real_space["G_from_gr"], "k--", lw=0.8, label="neutron, from g(r)")
-        if self.experiment is not None and self.rw_quantity in ("G", "T"):
-            ax.plot(self.experiment.x, self.experiment.y, "k.", ms=2, label=f"experiment (Rw {self.rw:.1f} %)")
-        ax.set_xlabel("r (Å)")
-        ax.set_ylabel("G(r) (1/Å²)")
-        ax.legend(frameon=False)
-        save(fig, "Gr.png")
-        if self.experiment is not None:
-            fig, (ax, axr) = plt.subplots(2, 1, figsize=(6, 5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+        elif name == "sk":
+            self.xray.plot(ax, label="X-ray")
+            self.neutron.plot(ax, label="neutron")
+            if self.experiment is not None and self.rw_quantity == "S":
+                ax.plot(self.experiment.x, self.experiment.y, "k.", ms=2, label=f"experiment (Rw {self.rw:.1f} %)")
+            ax.legend(frameon=False)
+        elif name == "Gr":
+            rs, kmax = self.real_space, self.real_space["k_max"]
+            ax.plot(rs["r"], rs["G"], label=f"X-ray, from S(k) (kmax {kmax:g} 1/Å)")
+            ax.plot(rs["r"], rs["G_neutron"], label=f"neutron, from S(k) (kmax {kmax:g} 1/Å)")
+            ax.plot(rs["r"], rs["G_from_gr"], "k--", lw=0.8, label="neutron, from g(r)")
+            if self.experiment is not None and self.rw_quantity in ("G", "T"):
+                ax.plot(self.experiment.x, self.experiment.y, "k.", ms=2, label=f"experiment (Rw {self.rw:.1f} %)")
+            ax.set_xlabel("r (Å)")
+            ax.set_ylabel("G(r) (1/Å²)")
+            ax.legend(frameon=False)
+        else:
             xm, ym = self.model_curve(self.rw_quantity, self.rw_radiation)
             ax.plot(self.experiment.x, self.experiment.y, "k.", ms=2, label="experiment")
             ax.plot(xm, ym, "r-", label=f"model (Rw {self.rw:.1f} %)")
-            axr.plot(self.experiment.x, self.experiment.y - np.interp(self.experiment.x, xm, ym), "b-")
-            axr.set_ylabel("residual")
-            axr.set_xlabel("k (1/Å)" if self.rw_quantity == "S" else "r (Å)")
+            resid = self.experiment.y - np.interp(self.experiment.x, xm, ym)
+            ax.plot(self.experiment.x, resid - 0.5 * np.ptp(self.experiment.y), "b-", lw=0.8, label="residual (offset)")
+            ax.set_xlabel("k (1/Å)" if self.rw_quantity == "S" else "r (Å)")
             ax.legend(frameon=False)
-            save(fig, "experiment_fit.png")
-        return paths
+        return ax
 
     def model_curve(self, quantity: str | None, radiation: str | None) -> tuple[np.ndarray, np.ndarray]:
         """The model's S(k) (x in 1/Å) or G(r)/T(r) (x in Å) for ``radiation`` (xray or neutron)."""

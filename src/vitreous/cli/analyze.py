@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 
 from vitreous.cli.common import console, handle_errors, write_json
@@ -34,16 +33,10 @@ def structure(
     plots: Annotated[Path | None, typer.Option(help="Folder for PNG plots")] = None,
 ) -> None:
     """g(r), coordination, VOn units, BO/NBO, Qn, bond valence, S(k), G(r), T(r), Rw."""
-    from vitreous.analysis.network import parse_cutoffs
-    from vitreous.analysis.rdf import species_labels
-    from vitreous.analysis.scattering import RADIATIONS
-    from vitreous.analysis.structure import analyze_structure
+    from vitreous import operations
     from vitreous.errors import AnalysisError
-    from vitreous.experiment import compare_structure, read_experiment
-    from vitreous.io.trajectory import open_trajectory, parse_frames
+    from vitreous.experiment import read_experiment
 
-    if radiation not in RADIATIONS:
-        raise AnalysisError(f"unknown radiation '{radiation}'", hint=" or ".join(RADIATIONS))
     rng = None
     if fit_range:
         try:
@@ -52,30 +45,19 @@ def structure(
             raise AnalysisError(f"cannot read fit range '{fit_range}'", hint="e.g. 1:18") from None
         rng = (lo, hi)
     exp = read_experiment(experiment, quantity, x_unit) if experiment else None  # type: ignore[arg-type]
-    with open_trajectory(trajectory) as traj:
-        sel = parse_frames(frames, len(traj))
-        known = set(traj.symbols) | set(species_labels(traj.symbols, traj.valence, True))
-        cuts = parse_cutoffs(cutoff, known)
-        with console.status(f"analysing {len(sel)} frames of {traj.n_atoms} atoms ..."):
-            result = analyze_structure(
-                traj,
-                sel,
-                cuts,
-                r_max_A,
-                dr_A,
-                k_max_inv_A=k_max,
-                lorch=not no_lorch,
-            )
-    if exp is not None:
-        compare_structure(result, exp, radiation, rng)  # type: ignore[arg-type]
+    with console.status(f"analysing {trajectory} ..."):
+        result = operations.structure(
+            trajectory, frames, cutoff, r_max_A, dr_A, k_max, not no_lorch, exp, radiation, rng
+        )
     data = result.to_dict()
-    data["metadata"]["trajectory"] = str(trajectory)
     write_json(data, output)
     if plots is not None:
-        result.save_plots(plots)
+        from vitreous.report.figures import save_plots
+
+        save_plots(result, plots)
     net = data["coordination"]
     line = ", ".join(f"n_{k.replace('-', '')} {v['mean']:.2f}" for k, v in net.items())
-    console.print(f"{len(sel)} frames: {line}")
+    console.print(f"{data['metadata']['n_frames']} frames: {line}")
     if "V-O" in net:
         dist = net["V-O"]["distribution"]
         console.print("VO units: " + "  ".join(f"VO{k} {100 * v:.1f} %" for k, v in dist.items()))
@@ -108,19 +90,14 @@ def dynamics(
     plots: Annotated[Path | None, typer.Option(help="Folder for PNG plots")] = None,
 ) -> None:
     """MSD, D with uncertainty, Nernst–Einstein and collective σ, trapped/mobile ions, channels."""
-    import warnings
+    from vitreous import operations
 
-    from vitreous.analysis.dynamics import SubdiffusiveWarning, analyze_dynamics
-    from vitreous.io.trajectory import open_trajectory, parse_frames
-
-    with open_trajectory(trajectory, frame_interval_ps) as traj:
-        sel = parse_frames(frames, len(traj))
-        with warnings.catch_warnings(record=True) as caught, console.status("computing MSD ..."):
-            warnings.simplefilter("always", SubdiffusiveWarning)
-            res = analyze_dynamics(traj, species, sel, temperature_K, haven_ratio, threshold_A2, link_A)
+    with console.status("computing MSD ..."):
+        res, caught = operations.dynamics(
+            trajectory, species, frames, temperature_K, haven_ratio, threshold_A2, link_A, frame_interval_ps
+        )
     data = res.to_dict()
-    data["metadata"]["trajectory"] = str(trajectory)
-    data["warnings"] = [str(w.message) for w in caught]
+    data["warnings"] = caught
     write_json(data, output)
     if plots is not None:
         from vitreous.report.figures import save_plot
@@ -163,48 +140,35 @@ def arrhenius(
     """Arrhenius fit of σ (or D) over dynamics results at several temperatures."""
     import json
 
-    from vitreous.analysis.arrhenius import fit_arrhenius
+    from vitreous import operations
     from vitreous.errors import AnalysisError, InputFileError
 
-    temps, vals, errs = [], [], []
+    points = []
     for path in results:
         if not path.is_file():
             raise InputFileError(f"cannot read {path}: no such file")
         try:
-            d = json.loads(path.read_text())
-            c = d["conductivity"]
-            temps.append(c["temperature_K"])
-            if form == "D":
-                vals.append(d["diffusion"]["D_cm2_s"])
-                errs.append(d["diffusion"]["D_err_cm2_s"])
-            else:
-                vals.append(c["nernst_einstein_S_cm"])
-                errs.append(c["nernst_einstein_err_S_cm"])
-        except (json.JSONDecodeError, KeyError, TypeError):
+            points.append(json.loads(path.read_text()))
+        except json.JSONDecodeError:
             raise InputFileError(
-                f"{path} is not a dynamics result", hint="make it with 'vitreous analyze dynamics'"
+                f"{path} is not a dynamics result (not JSON)", hint="make it with 'vitreous analyze dynamics'"
             ) from None
     exp_points = []
     for item in experiment or []:
         try:
             t_s, v_s = item.split("=")
-            exp_points.append((float(t_s), float(v_s)))
+            exp_points.append((float(t_s), float(v_s), "experiment"))
         except ValueError:
             raise AnalysisError(
                 f"cannot read experiment point '{item}'", hint="write T=S_per_cm, e.g. 473=3.3e-5"
             ) from None
-    err_arr = np.array(errs, dtype=float)
-    use_err = bool(np.all(np.isfinite(err_arr)) and np.all(err_arr > 0))
-    fit = fit_arrhenius(np.array(temps), np.array(vals), err_arr if use_err else None, form)  # type: ignore[arg-type]
-    points = sorted(set((at_K or []) + [t for t, _ in exp_points])) or [473.0]
-    out = fit.to_dict()
-    out["sigma_at" if form != "D" else "D_at"] = {f"{t:g}": fit.predict(t) for t in points}
-    out["experiment"] = [{"temperature_K": t, "value": v} for t, v in exp_points]
+    at = sorted(set((at_K or []) + [t for t, _, _ in exp_points])) or [473.0]
+    fit, out = operations.arrhenius(points, form, at, exp_points)
     write_json(out, output)
     if plots is not None:
         from vitreous.report.figures import save_plot
 
-        save_plot(fit, plots / "arrhenius.png", exp_points)
+        save_plot(fit, plots / "arrhenius.png", [(t, v) for t, v, _ in exp_points])
     console.print(f"Ea = {fit.Ea_eV:.3f} ± {fit.Ea_err_eV:.3f} eV ({out['equation']})")
     for t, p in out.get("sigma_at", out.get("D_at", {})).items():
         flag = "  [extrapolated outside the fitted range]" if p["extrapolated"] else ""
@@ -225,9 +189,9 @@ def tg(
     plots: Annotated[Path | None, typer.Option(help="Folder for the Tg plot")] = None,
 ) -> None:
     """Tg from the change of slope of volume (or enthalpy) against T on cooling."""
-    from vitreous.analysis.thermal import tg_from_source
+    from vitreous import operations
 
-    fit = tg_from_source(source, quantity, window_K)
+    fit = operations.tg(source, [quantity], window_K)[quantity]
     write_json(fit.to_dict(), output)
     if plots is not None:
         from vitreous.report.figures import save_plot

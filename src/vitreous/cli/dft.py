@@ -181,6 +181,51 @@ def melt_quench(
     console.print(f"done: {segments} segments in {output}")
 
 
+@app.command("bomd")
+@handle_errors
+def bomd(
+    structure: Annotated[Path, _S],
+    output: Annotated[Path, _O],
+    settings: Annotated[str, _SET] = "pbe-dzvp-uks",
+    protocol: Annotated[Path | None, typer.Option("--protocol", help="Protocol TOML (default: a melt–quench)")] = None,
+    t_melt_K: Annotated[float, typer.Option("--t-melt-K", help="Melt temperature (K)")] = 3000.0,
+    hold_ps: Annotated[float, typer.Option("--hold-ps", help="Hold at the melt (ps)")] = 1.0,
+    quench_rate_K_per_ps: Annotated[float, typer.Option("--quench-rate-K-per-ps", help="K/ps")] = 1000.0,
+    t_final_K: Annotated[float, typer.Option("--t-final-K", help="Final temperature (K)")] = 300.0,
+    anneal_ps: Annotated[float, typer.Option("--anneal-ps", help="Hold at the final temperature (ps)")] = 0.5,
+    timestep_fs: Annotated[float, typer.Option("--timestep-fs", help="Time step (fs)")] = 0.5,
+    ranks: Annotated[int, _RANKS] = 1,
+    threads: Annotated[int, typer.Option(help="OpenMP threads per rank")] = 1,
+    seed: Annotated[int, typer.Option(help="Velocity seed")] = 1,
+) -> None:
+    """BOMD on the vitreous MD driver with CP2K forces: any protocol (default the ordinary
+    melt–quench recipe, i.e. f-BOMD), H5MD output, checkpoints (rerun to resume) and the
+    same failure checks as classical MD."""
+    from vitreous.cli.md import _report
+    from vitreous.engines.factory import dft_md
+    from vitreous.protocols import Protocol
+    from vitreous.protocols import melt_quench as recipe
+    from vitreous.units import FS_TO_PS
+
+    atoms, s = _common(structure, settings, False)
+    if protocol is not None:
+        proto = Protocol.from_toml(protocol)
+    else:
+        proto = recipe(
+            t_melt_K,
+            hold_ps,
+            quench_rate_K_per_ps,
+            t_final_K,
+            anneal_ps,
+            timestep_fs=timestep_fs,
+            relax_ps=10 * timestep_fs * FS_TO_PS,
+            trajectory_every=1,
+            thermo_every=1,
+            checkpoint_every=10,
+        )
+    _report(dft_md(atoms, s, proto, output, seed, ranks, threads).run())
+
+
 @handle_errors
 def analyze_electronic(
     run_dir: Annotated[Path, typer.Argument(help="A CP2K run folder (single point with --wannier)")],

@@ -77,6 +77,6 @@ def report(
     db = output_dir / "runs.sqlite"
     if not db.is_file():
         raise InputFileError(f"{output_dir} holds no study run (no runs.sqlite)", hint="run 'vitreous run' first")
-    paths = write_report(output_dir, RunStore(db))
+    paths = write_report(output_dir, RunStore(db).rows())
     _headline(output_dir)
     console.print(f"report: {paths['html']}")

@@ -60,48 +60,27 @@ def _stress(text: str) -> np.ndarray | None:
     return np.array(rows, dtype=float) if len(rows) == 3 else None
 
 
+def _atom_table(text: str, header: str, n_columns: int, n: int) -> np.ndarray | None:
+    """The last ``header`` block's per-atom rows (index, element, kind, then ``n_columns``
+    numbers) as an (n, n_columns) array; None when the block is missing or short."""
+    idx = text.rfind(header)
+    if idx < 0:
+        return None
+    pattern = r"^\s+\d+\s+[A-Z][a-z]?\s+\d+" + rf"\s+({_FLOAT})" * n_columns + r"\s*$"
+    rows = re.findall(pattern, text[idx:], re.M)[:n]
+    return np.array(rows, dtype=float) if len(rows) == n else None
+
+
 def _populations(text: str, n: int) -> dict[str, np.ndarray]:
     out = {}
-    idx = text.rfind("Mulliken Population Analysis")
-    if idx >= 0:
-        rows = re.findall(
-            r"^\s+\d+\s+[A-Z][a-z]?\s+\d+\s+("
-            + _FLOAT
-            + r")\s+("
-            + _FLOAT
-            + r")\s+("
-            + _FLOAT
-            + r")\s+("
-            + _FLOAT
-            + r")\s*$",
-            text[idx:],
-            re.M,
-        )[:n]
-        if len(rows) == n:
-            a = np.array(rows, dtype=float)
-            out["mulliken_charge"] = a[:, 2]
-            out["mulliken_spin"] = a[:, 3]
-    idx = text.rfind("Hirshfeld Charges")
-    if idx >= 0:
-        rows = re.findall(
-            r"^\s+\d+\s+[A-Z][a-z]?\s+\d+\s+("
-            + _FLOAT
-            + r")\s+("
-            + _FLOAT
-            + r")\s+("
-            + _FLOAT
-            + r")\s+("
-            + _FLOAT
-            + r")\s+("
-            + _FLOAT
-            + r")\s*$",
-            text[idx:],
-            re.M,
-        )[:n]
-        if len(rows) == n:
-            a = np.array(rows, dtype=float)
-            out["hirshfeld_spin"] = a[:, 3]
-            out["hirshfeld_charge"] = a[:, 4]
+    mulliken = _atom_table(text, "Mulliken Population Analysis", 4, n)  # alpha, beta, charge, spin
+    if mulliken is not None:
+        out["mulliken_charge"] = mulliken[:, 2]
+        out["mulliken_spin"] = mulliken[:, 3]
+    hirshfeld = _atom_table(text, "Hirshfeld Charges", 5, n)  # ref, alpha, beta, spin, charge
+    if hirshfeld is not None:
+        out["hirshfeld_spin"] = hirshfeld[:, 3]
+        out["hirshfeld_charge"] = hirshfeld[:, 4]
     return out
 
 

@@ -16,7 +16,7 @@ from vitreous.errors import EngineError
 from vitreous.potentials.classical import ForceField
 from vitreous.protocols import Protocol
 
-__all__ = ["ENGINES", "EngineName", "classical_md"]
+__all__ = ["ENGINES", "EngineName", "classical_md", "dft_md"]
 
 
 def classical_md(
@@ -66,3 +66,36 @@ def classical_md(
         limits = FailureLimits(settings.runaway_factor, settings.max_speed_A_ps)
         return MDRun(atoms, AseBackend(calc), protocol, run_dir, seed, forcefield.name, limits)
     raise EngineError(f"unknown engine '{engine}'", hint=f"one of: {', '.join(ENGINES)}")
+
+
+def dft_md(
+    atoms: Atoms,
+    settings: object,
+    protocol: Protocol,
+    run_dir: str | os.PathLike,
+    seed: int = 0,
+    ranks: int = 1,
+    threads: int = 1,
+    command: str | None = None,
+    limits: FailureLimits | None = None,
+) -> MDRun:
+    """Born–Oppenheimer MD with CP2K forces on any protocol: the ASE backend of the driver
+    integrates, :class:`~vitreous.engines.cp2k_calculator.CP2KCalculator` (a CP2K shell that
+    keeps its wavefunction between steps) gives energy, forces and stress.
+
+    Parameters
+    ----------
+    settings : DFTSettings
+        The DFT preset (``vitreous.engines.cp2k.load_dft_settings``).
+    ranks, threads, command
+        CP2K's MPI ranks, OpenMP threads per rank and executable.
+    Other parameters as :func:`classical_md`.
+    """
+    from pathlib import Path
+
+    from vitreous.engines.ase_md import AseBackend
+    from vitreous.engines.cp2k_calculator import CP2KCalculator
+
+    calc = CP2KCalculator(settings, Path(run_dir) / "cp2k", ranks=ranks, threads=threads, command=command)  # type: ignore[arg-type]
+    name = f"cp2k:{getattr(settings, 'name', 'dft')}"
+    return MDRun(atoms, AseBackend(calc), protocol, run_dir, seed, name, limits)

@@ -256,21 +256,15 @@ class LammpsBackend(Backend):
 
 
 class LammpsMD(MDRun):
-    """Classical MD of one structure with one force field and one protocol on LAMMPS.
+    """:class:`~vitreous.engines.driver.MDRun` of a classical force field on LAMMPS.
 
     Parameters
     ----------
-    atoms : ase.Atoms
-        Periodic starting structure with a ``valence`` array (defaults applied otherwise).
+    atoms, protocol, run_dir, seed
+        As :class:`~vitreous.engines.driver.MDRun`.
     forcefield : ForceField
-        Must cover every (element, valence) species of ``atoms``.
-    protocol : Protocol
-        Stages to run.
-    run_dir : path
-        Output folder (created); holds trajectory.h5, final.extxyz, summary.json and
-        checkpoints.
-    seed : int
-        Seed of initial velocities and stochastic thermostats.
+        Must cover every (element, valence) species of ``atoms`` (checked here, before
+        anything runs).
     settings : LammpsSettings
         Threads, Coulomb, failure thresholds.
     """

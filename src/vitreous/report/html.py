@@ -7,13 +7,10 @@ import base64
 import html
 import json
 import tomllib
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
-
-import numpy as np
-
-from vitreous.study.store import RunStore
 
 __all__ = ["collect_results", "write_report"]
 
@@ -22,12 +19,13 @@ def _reference() -> dict[str, Any]:
     return tomllib.loads(resources.files("vitreous.data").joinpath("reference.toml").read_text())
 
 
-def collect_results(store: RunStore, out_dir: str | Path) -> dict[str, dict[str, Any]]:
-    """Headline numbers per model group from the store's complete tasks (output paths
-    resolved against the study folder ``out_dir``)."""
+def collect_results(rows: Iterable[dict[str, Any]], out_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """Headline numbers per model group from the stored task rows (dicts with ``kind``,
+    ``label``, ``status``, ``result``, ``outputs``; output paths resolved against the study
+    folder ``out_dir``). The report reads stored results only: it never imports the study."""
     out: dict[str, dict[str, Any]] = {}
     measured: dict[str, dict[str, Any]] = {}
-    for row in store.rows():
+    for row in [dict(r) for r in rows]:
         row["outputs"] = {k: str(Path(out_dir) / v) for k, v in (row.get("outputs") or {}).items()}
         if row["kind"] == "report" or "/" not in row["label"]:
             continue
@@ -124,43 +122,19 @@ def _figures(group: str, g: dict[str, Any], folder: Path) -> list[tuple[str, Pat
         figs.append((caption, png))
 
     if g.get("structure_json"):
-        s = json.loads(Path(g["structure_json"]).read_text())
-        fig, ax = plt.subplots(figsize=(6, 3.6))
-        for rad in ("xray", "neutron"):
-            ax.plot(s["structure_factor"][rad]["k"], s["structure_factor"][rad]["S"], label=rad)
-        ax.set_xlabel("k (1/Å)")
-        ax.set_ylabel("S(k)")
-        ax.legend(frameon=False)
-        save(fig, "sk", "Total structure factors S(k) (Faber–Ziman, Lorch window)")
-        fig, ax = plt.subplots(figsize=(6, 3.6))
-        rs = s["real_space"]
-        ax.plot(rs["r"], rs["G"], label=f"X-ray (kmax {rs['k_max']:g} 1/Å)")
-        ax.plot(rs["r"], rs["G_neutron"], label="neutron")
-        ax.set_xlabel("r (Å)")
-        ax.set_ylabel("G(r) (1/Å²)")
-        ax.legend(frameon=False)
-        save(fig, "Gr", "Reduced pair distribution functions G(r) from S(k)")
-        r = np.array(s["rdf"]["r"])
-        fig, ax = plt.subplots(figsize=(6, 3.6))
-        for p in ("V-O", "V4-O", "V5-O"):
-            if p in s["rdf"]["partials"]:
-                ax.plot(r, s["rdf"]["partials"][p], label=p)
-        ax.set_xlim(1.2, 4.5)
-        ax.set_xlabel("r (Å)")
-        ax.set_ylabel("g(r)")
-        ax.legend(frameon=False)
-        save(fig, "gVO", "Partial g_VO(r)")
-        if g.get("vo_units"):
-            fig, ax = plt.subplots(figsize=(5, 3.4))
-            keys = list(g["vo_units"])
-            ax.bar(
-                keys,
-                [100 * g["vo_units"][k] for k in keys],
-                yerr=[100 * (g.get("vo_units_std") or {}).get(k, 0) for k in keys],
-            )
-            ax.set_xlabel("V coordination l (VO_l)")
-            ax.set_ylabel("%")
-            save(fig, "vo_units", "Distribution of VO_l units")
+        from vitreous.analysis.structure import StructureResult
+
+        structure = StructureResult.from_dict(json.loads(Path(g["structure_json"]).read_text()))
+        for name, caption in (
+            ("sk", "Total structure factors S(k) (Faber–Ziman, Lorch window)"),
+            ("Gr", "Reduced pair distribution functions G(r), from S(k) and from g(r)"),
+            ("gVO", "Partial g_VO(r) and the running V–O coordination"),
+            ("vo_units", "Distribution of VO_l units (error bars: frame-to-frame standard deviation)"),
+        ):
+            if name in structure.plot_names():
+                fig, ax = plt.subplots(figsize=(6, 3.6))
+                structure.plot(ax, name)
+                save(fig, name, caption)
     if g.get("tg_json"):
         from vitreous.analysis.thermal import TgFit
 
@@ -180,28 +154,21 @@ def _figures(group: str, g: dict[str, Any], folder: Path) -> list[tuple[str, Pat
                 + (", with the DSC Tg" if dsc else ""),
             )
     for t, path in sorted((g.get("dynamics_json") or {}).items(), key=lambda x: float(x[0])):
-        d = json.loads(Path(path).read_text())
-        half = len(d["msd"]["t_ps"]) // 2  # longer lags have too few time origins
-        tt = np.array(d["msd"]["t_ps"])[1:half]
+        from vitreous.analysis.dynamics import DynamicsResult
+
+        dyn = DynamicsResult.from_dict(json.loads(Path(path).read_text()))
         fig, ax = plt.subplots(figsize=(6, 3.6))
-        ax.loglog(tt, np.array(d["msd"]["msd_A2"])[1:half], "k-", lw=2, label="all Na")
-        if d["ions"]["msd_mobile_A2"]:
-            ax.loglog(tt, np.array(d["ions"]["msd_mobile_A2"])[1:half], "r-", label="mobile")
-        if d["ions"]["msd_trapped_A2"]:
-            ax.loglog(tt, np.array(d["ions"]["msd_trapped_A2"])[1:half], "b-", label="trapped")
-        ax.set_xlabel("t (ps)")
-        ax.set_ylabel("MSD (Å²)")
-        ax.legend(frameon=False)
-        save(fig, f"msd_{t}K", f"Na MSD at {t} K: all ions, mobile and trapped classes")
+        dyn.plot(ax)
+        save(fig, f"msd_{t}K", f"Na MSD at {t} K: all ions, mobile and trapped classes, fit window shaded")
     if g.get("arrhenius_json"):
         from vitreous.analysis.arrhenius import ArrheniusFit
 
         d = json.loads(Path(g["arrhenius_json"]).read_text())
         fit = ArrheniusFit.from_dict(d)  # the stored fit, not a refit
         fig, ax = plt.subplots(figsize=(6, 3.6))
-        fit.plot(
-            ax, [(e["temperature_K"], e["sigma_S_cm"]) for e in d.get("experiment", [])], label="MD (Nernst–Einstein)"
-        )
+        # measured points: "value" (older files: "sigma_S_cm")
+        points = [(e["temperature_K"], e.get("value", e.get("sigma_S_cm"))) for e in d.get("experiment", [])]
+        fit.plot(ax, points, label="MD (Nernst–Einstein)")
         save(fig, "arrhenius", "Arrhenius plot of the Na+ conductivity (squares: measured points)")
     m = g.get("measured") or {}
     for label, caption in (
@@ -303,15 +270,16 @@ def _fmt(x: Any, spec: str = ".3g") -> str:
         return str(x)
 
 
-def write_report(out_dir: str | Path, store: RunStore) -> dict[str, Path]:
-    """Write ``report/index.html``, figures and ``results.json`` under ``out_dir``."""
+def write_report(out_dir: str | Path, rows: Iterable[dict[str, Any]]) -> dict[str, Path]:
+    """Write ``report/index.html``, figures and ``results.json`` under ``out_dir`` from the
+    stored task rows (see :func:`collect_results`)."""
     out_dir = Path(out_dir)
     folder = out_dir / "report"
     folder.mkdir(parents=True, exist_ok=True)
-    results = collect_results(store, out_dir)
+    rows = [dict(r) for r in rows]
+    results = collect_results(rows, out_dir)
     ref = _reference()
     spec = json.loads((out_dir / "study.json").read_text()) if (out_dir / "study.json").is_file() else {}
-    rows = store.rows()
     sections = []
     public: dict[str, Any] = {}
     for group, g in results.items():

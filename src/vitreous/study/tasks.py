@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import time
 import traceback
-import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from vitreous.report.figures import save_plot
+from vitreous import operations
+from vitreous.report.figures import save_plot, save_plots
 from vitreous.study.graph import Task
 from vitreous.study.store import RunStore
 
@@ -113,9 +111,7 @@ def _melt_quench(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict,
 
 
 def _structure(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
-    from vitreous.analysis.structure import analyze_structure
-    from vitreous.experiment import compare_structure, read_experiment
-    from vitreous.io.trajectory import open_trajectory, parse_frames
+    from vitreous.experiment import read_experiment
 
     p = task.params
     exp = p.get("experiment") or {}
@@ -124,20 +120,18 @@ def _structure(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, d
         if exp.get("structure_file")
         else None
     )
-    cutoffs = {}
-    for pair, v in p.get("cutoffs_A", []):
-        a, _, b = pair.partition("-")
-        cutoffs[(a, b)] = float(v)
-        cutoffs[(b, a)] = float(v)
-    with open_trajectory(deps["melt_quench"]["outputs"]["trajectory"]) as traj:
-        frames = parse_frames(p["structure_frames"], len(traj))
-        res = analyze_structure(traj, frames, cutoffs or None, k_max_inv_A=p["k_max_inv_A"])
-    if data is not None:
-        compare_structure(res, data, exp.get("radiation", "xray"))
+    res = operations.structure(
+        deps["melt_quench"]["outputs"]["trajectory"],
+        p["structure_frames"],
+        {pair: float(v) for pair, v in p.get("cutoffs_A", [])},
+        k_max_inv_A=p["k_max_inv_A"],
+        experiment=data,
+        radiation=exp.get("radiation", "xray"),
+    )
     out = res.to_dict()
     path = folder / "structure.json"
     path.write_text(json.dumps(out))
-    res.save_plots(folder)
+    save_plots(res, folder)
     c = out["coordination"]
     summary = {
         "n_V": c.get("V-O", {}).get("mean"),
@@ -175,10 +169,8 @@ def _tg_scan(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dic
 
 
 def _tg(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
-    from vitreous.analysis.thermal import tg_from_source
-
     p = task.params
-    fits = {q: tg_from_source(deps["tg_scan"]["outputs"]["trajectory"], q, p["window_K"]) for q in p["quantities"]}
+    fits = operations.tg(deps["tg_scan"]["outputs"]["trajectory"], p["quantities"], p["window_K"])
     head = fits[p["quantities"][0]]
     for q, fit in fits.items():
         save_plot(fit, folder / f"tg_{q}.png")
@@ -212,20 +204,12 @@ def _diffusion(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, d
 
 
 def _dynamics(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
-    from vitreous.analysis.dynamics import analyze_dynamics
-    from vitreous.io.h5md import H5MDTrajectory
-    from vitreous.protocols import Protocol
-
     p = task.params
-    path = deps["diffusion"]["outputs"]["trajectory"]
-    with H5MDTrajectory(path) as traj, warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        steps = traj.steps
-        prod_start = Protocol.from_dict(traj.metadata["protocol"]).stage_bounds()[-1][0]
-        frames = np.flatnonzero(steps > prod_start)  # production frames only
-        res = analyze_dynamics(traj, p["species"], frames, haven_ratio=p["haven_ratio"])
+    res, caught = operations.dynamics(
+        deps["diffusion"]["outputs"]["trajectory"], p["species"], "production", haven_ratio=p["haven_ratio"]
+    )
     out = res.to_dict()
-    out["warnings"] = [str(w.message) for w in caught]
+    out["warnings"] = caught
     (folder / "dynamics.json").write_text(json.dumps(out))
     save_plot(res, folder / "msd.png")
     c = out["conductivity"]
@@ -246,31 +230,16 @@ def _dynamics(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, di
 
 
 def _arrhenius(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
-    from vitreous.analysis.arrhenius import fit_arrhenius
-
     p = task.params
-    rows = [d["result"] for d in deps["dynamics*"]]
-    good = [r for r in rows if r["sigma_S_cm"] > 0 and np.isfinite(r["sigma_err_S_cm"]) and r["sigma_err_S_cm"] > 0]
-    if len(good) < 2:
-        raise RuntimeError("fewer than two temperatures with a positive conductivity: no Arrhenius fit")
-    t = np.array([r["temperature_K"] for r in good])
-    s = np.array([r["sigma_S_cm"] for r in good])
-    e = np.array([r["sigma_err_S_cm"] for r in good])
-    fit = fit_arrhenius(t, s, e, p["form"])
-    exp_pts = [(float(x[0]), float(x[1])) for x in p.get("experiment", [])]
-    labels = [str(x[2]) if len(x) > 2 else "experiment" for x in p.get("experiment", [])]
+    points = [json.loads(Path(d["outputs"]["json"]).read_text()) for d in deps["dynamics*"]]
+    exp_pts = [(float(x[0]), float(x[1]), str(x[2]) if len(x) > 2 else "experiment") for x in p.get("experiment", [])]
     if "exp_eis" in deps:  # impedance fits of this composition
-        eis_pts = [(float(t), float(s)) for t, s, _ in deps["exp_eis"]["result"]["points"]]
-        exp_pts += eis_pts
-        labels += ["impedance fit (vitreous exp eis)"] * len(eis_pts)
-    save_plot(fit, folder / "arrhenius.png", exp_pts)
+        exp_pts += [
+            (float(t), float(s), "impedance fit (vitreous exp eis)") for t, s, _ in deps["exp_eis"]["result"]["points"]
+        ]
     tg_K = deps["tg"]["result"]["Tg_K"] if "tg" in deps else None
-    out = fit.to_dict() | {
-        "sigma_at": {f"{x:g}": fit.predict(x, tg_K=tg_K) for x in p["extrapolate_K"]},
-        "experiment": [
-            {"temperature_K": a, "sigma_S_cm": b, "label": lab} for (a, b), lab in zip(exp_pts, labels, strict=True)
-        ],
-    }
+    fit, out = operations.arrhenius(points, p["form"], p["extrapolate_K"], exp_pts, tg_K)
+    save_plot(fit, folder / "arrhenius.png", [(t, v) for t, v, _ in exp_pts])
     (folder / "arrhenius.json").write_text(json.dumps(out))
     return {"Ea_eV": fit.Ea_eV, "Ea_err_eV": fit.Ea_err_eV, "sigma_at": out["sigma_at"], "form": fit.form}, {
         "json": str(folder / "arrhenius.json")
@@ -329,7 +298,7 @@ def _exp_dsc(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dic
 def _report(task: Task, folder: Path, deps: dict[str, dict], out_dir: Path, store: RunStore) -> tuple[dict, dict]:
     from vitreous.report.html import write_report
 
-    paths = write_report(out_dir, store)
+    paths = write_report(out_dir, store.rows())
     return {"html": str(paths["html"])}, {k: str(v) for k, v in paths.items()}
 
 
