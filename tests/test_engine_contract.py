@@ -91,7 +91,7 @@ def test_thermostats_hold_on_ase(relaxed_nvp28, tmp_path):
         assert abs(row["mean_T_K"] - 1000.0) < 30.0, (thermostat, ensemble, row)
 
 
-def _md_cmd(structure, out, ensemble, steps):
+def _md_cmd(structure, out, ensemble, steps, engine):
     return [
         sys.executable,
         "-m",
@@ -117,7 +117,7 @@ def _md_cmd(structure, out, ensemble, steps):
         "--threads",
         "1",
         "--engine",
-        "ase",
+        engine,
         "--potential",
         "pmmcs+bmp-v",
     ]
@@ -130,32 +130,39 @@ def _kill_at(cmd, run, step):
         ck = run / "checkpoint.json"
         if ck.is_file() and json.loads(ck.read_text())["step"] >= step:
             break
-        time.sleep(0.05)
+        time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (run / "summary.json").exists(), "the run finished before it could be killed"
 
 
-@pytest.mark.parametrize("ensemble", ["nvt", "langevin"])
-def test_ase_kill_and_resume_matches_uninterrupted(relaxed_nvp28, tmp_path, ensemble):
-    """kill -9 mid-run on the ASE engine, rerun: the same frames; for the Nosé–Hoover chain
-    the same positions (thermostat state travels in the restart), and for Langevin too,
-    since the generator state travels with it (LAMMPS' Langevin resumes only statistically)."""
+@pytest.mark.parametrize(("engine", "ensemble"), [(e, s) for e in ENGINES for s in ("nvt", "langevin")])
+def test_kill_and_resume_matches_uninterrupted(relaxed_nvp28, tmp_path, engine, ensemble):
+    """kill -9 mid-run, rerun: the same frame steps on both engines. The Nosé–Hoover chain
+    continues the same trajectory (its state travels in the restart: positions within
+    1e-4 Å); ASE's Langevin does too (the generator state travels with it); LAMMPS' Langevin
+    restarts its random stream, so there only the statistics agree (mean T of the second half
+    within 5 %, i.e. several standard errors of 405 atoms over 0.5 ps)."""
     structure = tmp_path / "start.extxyz"
     write_structure(relaxed_nvp28, structure)
-    steps = 1000
-    ref = subprocess.run(_md_cmd(structure, tmp_path / "ref", ensemble, steps), capture_output=True, text=True)
+    steps = 1000 if engine == "ase" else 2000
+    ref = subprocess.run(_md_cmd(structure, tmp_path / "ref", ensemble, steps, engine), capture_output=True, text=True)
     assert ref.returncode == 0, ref.stderr
     run = tmp_path / "killed"
-    _kill_at(_md_cmd(structure, run, ensemble, steps), run, 400)
-    again = subprocess.run(_md_cmd(structure, run, ensemble, steps), capture_output=True, text=True)
+    _kill_at(_md_cmd(structure, run, ensemble, steps, engine), run, steps // 2 - 200)
+    again = subprocess.run(_md_cmd(structure, run, ensemble, steps, engine), capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     with H5MDTrajectory(tmp_path / "ref" / "trajectory.h5") as a, H5MDTrajectory(run / "trajectory.h5") as b:
         np.testing.assert_array_equal(a.steps, b.steps)
         np.testing.assert_array_equal(np.diff(b.steps), 50)
-        np.testing.assert_allclose(a.positions(slice(-1, None)), b.positions(slice(-1, None)), atol=1e-4)
         obs_a, obs_b = a.observables(), b.observables()
         np.testing.assert_array_equal(obs_a["step"], obs_b["step"])
+        if engine == "lammps" and ensemble == "langevin":
+            half = len(obs_a["temperature"]) // 2
+            t_a, t_b = obs_a["temperature"][half:].mean(), obs_b["temperature"][half:].mean()
+            assert abs(t_a - t_b) < 0.05 * 800, (t_a, t_b)
+        else:
+            np.testing.assert_allclose(a.positions(slice(-1, None)), b.positions(slice(-1, None)), atol=1e-4)
     assert json.loads((run / "summary.json").read_text())["resumed"] is True
 
 

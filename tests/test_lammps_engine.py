@@ -464,3 +464,12 @@ def test_thermostat_exclude_leaves_those_atoms_to_newton(relaxed_nvp28, tmp_path
         LammpsMD(
             relaxed_nvp28, load_forcefield("pmmcs+bmp-v"), Protocol("y", (only_o,)), tmp_path / "y", settings=DSF
         ).run(progress=False)
+
+
+def test_threads_default_to_the_workers_share(monkeypatch):
+    """threads=None: $VITREOUS_THREADS (each local Dask worker's share of the cores), else
+    every core; an explicit number always wins."""
+    monkeypatch.setenv("VITREOUS_THREADS", "1")
+    assert LammpsSettings().resolved_threads() == 1 and LammpsSettings(threads=3).resolved_threads() == 3
+    monkeypatch.delenv("VITREOUS_THREADS")
+    assert LammpsSettings().resolved_threads() == (os.cpu_count() or 1)

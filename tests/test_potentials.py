@@ -23,11 +23,14 @@ def _lammps_energy_forces(atoms, commands, tmp_path):
 
 
 def test_all_sets_load_and_are_named():
+    from vitreous.potentials import Potential
+
     names = available_forcefields()
-    assert {"pmmcs", "bmp", "pmmcs+bmp-v"} <= set(names)
+    assert {"pmmcs", "bmp", "pmmcs+bmp-v", "bmp-smooth"} <= set(names)
     for name in names:
         ff = load_forcefield(name)
         assert ff.name == name and ff.reference
+        assert isinstance(ff, Potential) and ff.describe()["reference"] == ff.reference
         # charges are 0.6 x formal in these Pedone-type sets
         for s, q in ff.charges.items():
             assert q == pytest.approx(0.6 * s.valence)

@@ -18,6 +18,7 @@ from typing import Any, Literal, get_args
 import tomli_w
 
 from vitreous.errors import ProtocolError
+from vitreous.units import FS_TO_PS
 
 __all__ = [
     "ENSEMBLES",
@@ -159,7 +160,7 @@ class Stage:
     @property
     def duration_ps(self) -> float:
         """Stage length (ps)."""
-        return self.steps * self.timestep_fs * 1e-3
+        return self.steps * self.timestep_fs * FS_TO_PS
 
     @property
     def max_temperature_K(self) -> float | None:

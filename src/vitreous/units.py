@@ -6,6 +6,7 @@ as exposed by :mod:`scipy.constants`.
 
 from __future__ import annotations
 
+from ase.units import fs as _ase_fs
 from scipy import constants as _c
 
 AVOGADRO: float = _c.Avogadro  # 1/mol
@@ -17,6 +18,9 @@ ANGSTROM3_TO_CM3: float = 1e-24
 BAR_TO_GPA: float = 1e-4
 GPA_TO_BAR: float = 1e4
 FS_TO_PS: float = 1e-3
+ATOMIC_TIME_S: float = _c.physical_constants["atomic unit of time"][0]  # s (CP2K velocities)
+#: velocity in Å/ps per ASE velocity unit (Å per ASE time unit; ASE's fs from its own CODATA)
+A_PS_PER_ASE_VELOCITY: float = _ase_fs / FS_TO_PS
 # eV/Å^3 -> GPa
 EV_PER_A3_TO_GPA: float = _c.e / 1e-30 / 1e9
 

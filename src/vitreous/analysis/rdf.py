@@ -41,17 +41,16 @@ def max_r_A(cell: np.ndarray) -> float:
 
 def species_labels(symbols: list[str], valence: np.ndarray | None, split_valence: bool) -> np.ndarray:
     """Per-atom labels: the element, or element+valence (``V4``) for elements present with
-    several valences when ``split_valence``."""
+    several valences when ``split_valence`` (the rule of :func:`vitreous.composition.species_label`)."""
+    from vitreous.composition import Species, species_label
+
     symbols = np.asarray(symbols)
     if not split_valence or valence is None:
         return symbols
-    labels = symbols.astype(object)
-    for el in np.unique(symbols):
-        mask = symbols == el
-        vals = np.unique(valence[mask])
-        if len(vals) > 1:
-            labels[mask] = [f"{el}{v}" for v in valence[mask]]
-    return labels.astype(str)
+    pairs = list(zip(symbols.tolist(), np.asarray(valence).astype(int).tolist(), strict=True))
+    present = sorted({Species(el, v) for el, v in pairs}, key=lambda s: (s.element, s.valence))
+    label = {s: species_label(s, present) for s in present}
+    return np.array([label[Species(el, v)] for el, v in pairs], dtype=str)
 
 
 def _pair_key(a: str, b: str) -> str:

@@ -42,7 +42,7 @@ from ase.calculators.calculator import Calculator
 from vitreous.engines.driver import Backend
 from vitreous.errors import EngineError
 from vitreous.protocols import Stage
-from vitreous.units import BOLTZMANN_EV_K, EV_PER_A3_TO_GPA, FS_TO_PS, density_g_cm3
+from vitreous.units import A_PS_PER_ASE_VELOCITY, BOLTZMANN_EV_K, EV_PER_A3_TO_GPA, density_g_cm3
 
 __all__ = ["AseBackend"]
 
@@ -269,7 +269,7 @@ class AseBackend(Backend):
         }
 
     def state(self, positions: bool) -> dict[str, np.ndarray]:
-        out = {"velocities": self.atoms.get_velocities() * units.fs / FS_TO_PS}
+        out = {"velocities": self.atoms.get_velocities() * A_PS_PER_ASE_VELOCITY}
         if positions:
             out["positions"] = self.atoms.get_positions()  # ASE integrators do not wrap
             out["cell"] = self.atoms.cell.array.copy()

@@ -255,6 +255,187 @@ def _kinds(atoms: Atoms, settings: DFTSettings) -> tuple[list[str], list[str]]:
     return labels, sections
 
 
+def _scf_section(settings: DFTSettings, multiplicity: int, wfn_restart: str | None) -> list[str]:
+    """&SCF body: OT (with outer loops) or Broyden-mixed smearing diagonalisation."""
+    scf = [
+        f"      EPS_SCF {settings.eps_scf:g}",
+        f"      MAX_SCF {settings.max_scf}",
+        f"      SCF_GUESS {'RESTART' if wfn_restart else 'ATOMIC'}",
+    ]
+    if settings.scf == "ot":
+        scf += ["      &OT", "        MINIMIZER DIIS", "        PRECONDITIONER FULL_ALL", "        ENERGY_GAP 0.05"]
+        scf.append("      &END OT")
+        if settings.outer_max_scf > 0:
+            scf += [
+                "      &OUTER_SCF",
+                f"        MAX_SCF {settings.outer_max_scf}",
+                f"        EPS_SCF {settings.eps_scf:g}",
+            ]
+            scf.append("      &END OUTER_SCF")
+        return scf
+    # Broyden with Kerker damping (BETA, bohr^-1) and the spin moment fixed at the V4+ count
+    return scf + [
+        "      ADDED_MOS 100",
+        "      &DIAGONALIZATION",
+        "        ALGORITHM STANDARD",
+        "      &END DIAGONALIZATION",
+        "      &MIXING",
+        "        METHOD BROYDEN_MIXING",
+        f"        ALPHA {settings.mixing_alpha:g}",
+        "        BETA 1.5",
+        "        NBROYDEN 8",
+        "      &END MIXING",
+        "      &SMEAR ON",
+        "        METHOD FERMI_DIRAC",
+        f"        ELECTRONIC_TEMPERATURE [K] {settings.smearing_K:g}",
+        f"        FIXED_MAGNETIC_MOMENT {multiplicity - 1}",
+        "      &END SMEAR",
+    ]
+
+
+def _xc_section(settings: DFTSettings) -> list[str]:
+    """&XC: the functional, with Grimme D3 pair terms when asked."""
+    xc = ["    &XC", f"      &XC_FUNCTIONAL {settings.functional}", "      &END XC_FUNCTIONAL"]
+    if settings.dispersion_d3:
+        xc += [
+            "      &VDW_POTENTIAL",
+            "        POTENTIAL_TYPE PAIR_POTENTIAL",
+            "        &PAIR_POTENTIAL",
+            "          TYPE DFTD3",
+            "          PARAMETER_FILE_NAME dftd3.dat",
+            f"          REFERENCE_FUNCTIONAL {settings.functional}",
+            "        &END PAIR_POTENTIAL",
+            "      &END VDW_POTENTIAL",
+        ]
+    return [*xc, "    &END XC"]
+
+
+_WANNIER = [
+    "    &LOCALIZE",
+    "      METHOD CRAZY",
+    "      MAX_ITER 4000",
+    "      EPS_LOCALIZATION 1.0E-5",
+    "      &PRINT",
+    "        &WANNIER_CENTERS",
+    "          IONS+CENTERS",
+    "          FILENAME =wannier.xyz",
+    "        &END WANNIER_CENTERS",
+    "      &END PRINT",
+    "    &END LOCALIZE",
+]
+
+
+def _dft_section(
+    settings: DFTSettings,
+    charge: int,
+    multiplicity: int,
+    periodic: bool,
+    wannier: bool,
+    spin_populations: bool,
+    wfn_restart: str | None,
+) -> list[str]:
+    """&DFT: basis and potentials, charge and multiplicity (UKS), +U, grids, SCF, XC, the
+    non-periodic Poisson solver, Wannier localisation and population printing."""
+    dft = [
+        "  &DFT",
+        "    BASIS_SET_FILE_NAME BASIS_MOLOPT",
+        "    POTENTIAL_FILE_NAME GTH_POTENTIALS",
+        f"    CHARGE {charge}",
+        "    UKS TRUE",
+        f"    MULTIPLICITY {multiplicity}",
+    ]
+    if settings.hubbard_u_V_eV > 0:
+        dft.append("    PLUS_U_METHOD MULLIKEN")
+    if wfn_restart:
+        dft.append(f"    WFN_RESTART_FILE_NAME {wfn_restart}")
+    dft += [
+        "    &MGRID",
+        f"      CUTOFF {settings.cutoff_Ry:g}",
+        f"      REL_CUTOFF {settings.rel_cutoff_Ry:g}",
+        "    &END MGRID",
+        "    &QS",
+        "      EPS_DEFAULT 1.0E-12",
+        "      EXTRAPOLATION ASPC",
+        "      EXTRAPOLATION_ORDER 3",
+        "    &END QS",
+        "    &SCF",
+        *_scf_section(settings, multiplicity, wfn_restart),
+        "    &END SCF",
+        *_xc_section(settings),
+    ]
+    if not periodic:
+        dft += ["    &POISSON", "      PERIODIC NONE", "      POISSON_SOLVER MT", "    &END POISSON"]
+    if wannier:
+        dft += _WANNIER
+    if spin_populations:
+        dft += [
+            "    &PRINT",
+            "      &MULLIKEN ON",
+            "      &END MULLIKEN",
+            "      &HIRSHFELD ON",
+            "      &END HIRSHFELD",
+        ]
+        dft.append("    &END PRINT")
+    return [*dft, "  &END DFT"]
+
+
+def _subsys_section(
+    cell: np.ndarray, positions: np.ndarray, labels: list[str], kinds: list[str], periodic: bool
+) -> list[str]:
+    """&SUBSYS: cell (Å), coordinates (Å) and kinds."""
+    return [
+        "  &SUBSYS",
+        "    &CELL",
+        *(f"      {n} {v[0]:.10f} {v[1]:.10f} {v[2]:.10f}" for n, v in zip("ABC", cell, strict=True)),
+        f"      PERIODIC {'XYZ' if periodic else 'NONE'}",
+        "    &END CELL",
+        "    &COORD",
+        *(f"      {lab} {x:.10f} {y:.10f} {z:.10f}" for lab, (x, y, z) in zip(labels, positions, strict=True)),
+        "    &END COORD",
+        *kinds,
+        "  &END SUBSYS",
+    ]
+
+
+def _each_md_step(section: str, extra: tuple[str, ...] = ()) -> list[str]:
+    """A &MOTION/&PRINT subsection written at every MD step."""
+    return [f"    &{section}", *extra, "      &EACH", "        MD 1", "      &END EACH", f"    &END {section}"]
+
+
+def _motion_section(
+    run_type: RunType, steps: int, timestep_fs: float, temperature_K: float, timecon_fs: float
+) -> list[str]:
+    """&MOTION: Nosé–Hoover chain NVT MD printing everything each step, or BFGS GEO_OPT."""
+    if run_type == "optimize":
+        return ["&MOTION", "  &GEO_OPT", "    OPTIMIZER BFGS", f"    MAX_ITER {steps}", "  &END GEO_OPT", "&END MOTION"]
+    if run_type != "md":
+        return []
+    return [
+        "&MOTION",
+        "  &MD",
+        "    ENSEMBLE NVT",
+        f"    STEPS {steps}",
+        f"    TIMESTEP {timestep_fs:g}",
+        f"    TEMPERATURE {temperature_K:g}",
+        "    &THERMOSTAT",
+        "      TYPE NOSE",
+        "      &NOSE",
+        "        LENGTH 3",
+        f"        TIMECON {timecon_fs:g}",
+        "      &END NOSE",
+        "    &END THERMOSTAT",
+        "  &END MD",
+        "  &PRINT",
+        *_each_md_step("TRAJECTORY"),
+        *_each_md_step("VELOCITIES"),
+        *_each_md_step("FORCES"),
+        *_each_md_step("CELL"),
+        *_each_md_step("RESTART", ("      BACKUP_COPIES 0",)),
+        "  &END PRINT",
+        "&END MOTION",
+    ]
+
+
 def write_input(
     atoms: Atoms,
     settings: DFTSettings,
@@ -286,195 +467,23 @@ def write_input(
         positions = atoms.positions - atoms.positions.mean(axis=0) + edge / 2
     labels, kinds = _kinds(atoms, settings)
     gl = {"single-point": "ENERGY_FORCE", "energy": "ENERGY", "optimize": "GEO_OPT", "md": "MD"}[run_type]
-    scf = [
-        f"      EPS_SCF {settings.eps_scf:g}",
-        f"      MAX_SCF {settings.max_scf}",
-        f"      SCF_GUESS {'RESTART' if wfn_restart else 'ATOMIC'}",
-    ]
-    if settings.scf == "ot":
-        scf += [
-            "      &OT",
-            "        MINIMIZER DIIS",
-            "        PRECONDITIONER FULL_ALL",
-            "        ENERGY_GAP 0.05",
-            "      &END OT",
-        ]
-        if settings.outer_max_scf > 0:
-            scf += [
-                "      &OUTER_SCF",
-                f"        MAX_SCF {settings.outer_max_scf}",
-                f"        EPS_SCF {settings.eps_scf:g}",
-                "      &END OUTER_SCF",
-            ]
-    else:
-        # Broyden with Kerker damping (BETA, bohr^-1) and the spin moment fixed at the V4+ count
-        scf += [
-            "      ADDED_MOS 100",
-            "      &DIAGONALIZATION",
-            "        ALGORITHM STANDARD",
-            "      &END DIAGONALIZATION",
-            "      &MIXING",
-            "        METHOD BROYDEN_MIXING",
-            f"        ALPHA {settings.mixing_alpha:g}",
-            "        BETA 1.5",
-            "        NBROYDEN 8",
-            "      &END MIXING",
-            "      &SMEAR ON",
-            "        METHOD FERMI_DIRAC",
-            f"        ELECTRONIC_TEMPERATURE [K] {settings.smearing_K:g}",
-            f"        FIXED_MAGNETIC_MOMENT {mult - 1}",
-            "      &END SMEAR",
-        ]
-    xc = ["    &XC", f"      &XC_FUNCTIONAL {settings.functional}", "      &END XC_FUNCTIONAL"]
-    if settings.dispersion_d3:
-        xc += [
-            "      &VDW_POTENTIAL",
-            "        POTENTIAL_TYPE PAIR_POTENTIAL",
-            "        &PAIR_POTENTIAL",
-            "          TYPE DFTD3",
-            "          PARAMETER_FILE_NAME dftd3.dat",
-            f"          REFERENCE_FUNCTIONAL {settings.functional}",
-            "        &END PAIR_POTENTIAL",
-            "      &END VDW_POTENTIAL",
-        ]
-    xc.append("    &END XC")
-    prints = []
-    if spin_populations:
-        prints += ["      &MULLIKEN ON", "      &END MULLIKEN", "      &HIRSHFELD ON", "      &END HIRSHFELD"]
-    dft = [
-        "  &DFT",
-        "    BASIS_SET_FILE_NAME BASIS_MOLOPT",
-        "    POTENTIAL_FILE_NAME GTH_POTENTIALS",
-        f"    CHARGE {charge}",
-        "    UKS TRUE",
-    ]
-    dft.append(f"    MULTIPLICITY {mult}")
-    if settings.hubbard_u_V_eV > 0:
-        dft.append("    PLUS_U_METHOD MULLIKEN")
-    if wfn_restart:
-        dft.append(f"    WFN_RESTART_FILE_NAME {wfn_restart}")
-    dft += [
-        "    &MGRID",
-        f"      CUTOFF {settings.cutoff_Ry:g}",
-        f"      REL_CUTOFF {settings.rel_cutoff_Ry:g}",
-        "    &END MGRID",
-        "    &QS",
-        "      EPS_DEFAULT 1.0E-12",
-        "      EXTRAPOLATION ASPC",
-        "      EXTRAPOLATION_ORDER 3",
-        "    &END QS",
-        "    &SCF",
-        *scf,
-        "    &END SCF",
-        *xc,
-    ]
-    if not periodic:
-        dft += ["    &POISSON", "      PERIODIC NONE", "      POISSON_SOLVER MT", "    &END POISSON"]
-    if wannier:
-        dft += [
-            "    &LOCALIZE",
-            "      METHOD CRAZY",
-            "      MAX_ITER 4000",
-            "      EPS_LOCALIZATION 1.0E-5",
-            "      &PRINT",
-            "        &WANNIER_CENTERS",
-            "          IONS+CENTERS",
-            "          FILENAME =wannier.xyz",
-            "        &END WANNIER_CENTERS",
-            "      &END PRINT",
-            "    &END LOCALIZE",
-        ]
-    if prints:
-        dft += ["    &PRINT", *prints, "    &END PRINT"]
-    dft.append("  &END DFT")
     stress_on = stress and periodic and run_type != "energy"  # no forces, no stress
-    fe = ["&FORCE_EVAL", "  METHOD QS"]
-    if stress_on:
-        fe.append("  STRESS_TENSOR ANALYTICAL")
-    fe += dft
-    cell_lines = [f"      {n} {v[0]:.10f} {v[1]:.10f} {v[2]:.10f}" for n, v in zip("ABC", cell, strict=True)]
-    fe += [
-        "  &SUBSYS",
-        "    &CELL",
-        *cell_lines,
-        f"      PERIODIC {'XYZ' if periodic else 'NONE'}",
-        "    &END CELL",
-        "    &COORD",
-        *(f"      {lab} {x:.10f} {y:.10f} {z:.10f}" for lab, (x, y, z) in zip(labels, positions, strict=True)),
-        "    &END COORD",
-        *kinds,
-        "  &END SUBSYS",
+    fe = [
+        "&FORCE_EVAL",
+        "  METHOD QS",
+        *(["  STRESS_TENSOR ANALYTICAL"] if stress_on else []),
+        *_dft_section(settings, charge, mult, periodic, wannier, spin_populations, wfn_restart),
+        *_subsys_section(cell, positions, labels, kinds, periodic),
         "  &PRINT",
         "    &FORCES ON",
         "    &END FORCES",
+        *(["    &STRESS_TENSOR ON", "    &END STRESS_TENSOR"] if stress_on else []),
+        "  &END PRINT",
+        "&END FORCE_EVAL",
     ]
-    if stress_on:
-        fe += ["    &STRESS_TENSOR ON", "    &END STRESS_TENSOR"]
-    fe += ["  &END PRINT", "&END FORCE_EVAL"]
-    glob = [
-        "&GLOBAL",
-        f"  PROJECT {PROJECT}",
-        f"  RUN_TYPE {gl}",
-        "  PRINT_LEVEL MEDIUM",
-        f"  SEED {seed}",
-        "&END GLOBAL",
-    ]
-    motion: list[str] = []
-    if run_type == "md":
-        motion = [
-            "&MOTION",
-            "  &MD",
-            "    ENSEMBLE NVT",
-            f"    STEPS {steps}",
-            f"    TIMESTEP {timestep_fs:g}",
-            f"    TEMPERATURE {temperature_K:g}",
-            "    &THERMOSTAT",
-            "      TYPE NOSE",
-            "      &NOSE",
-            "        LENGTH 3",
-            f"        TIMECON {thermostat_timecon_fs:g}",
-            "      &END NOSE",
-            "    &END THERMOSTAT",
-            "  &END MD",
-            "  &PRINT",
-            "    &TRAJECTORY",
-            "      &EACH",
-            "        MD 1",
-            "      &END EACH",
-            "    &END TRAJECTORY",
-            "    &VELOCITIES",
-            "      &EACH",
-            "        MD 1",
-            "      &END EACH",
-            "    &END VELOCITIES",
-            "    &FORCES",
-            "      &EACH",
-            "        MD 1",
-            "      &END EACH",
-            "    &END FORCES",
-            "    &CELL",
-            "      &EACH",
-            "        MD 1",
-            "      &END EACH",
-            "    &END CELL",
-            "    &RESTART",
-            "      BACKUP_COPIES 0",
-            "      &EACH",
-            "        MD 1",
-            "      &END EACH",
-            "    &END RESTART",
-            "  &END PRINT",
-            "&END MOTION",
-        ]
-    elif run_type == "optimize":
-        motion = [
-            "&MOTION",
-            "  &GEO_OPT",
-            "    OPTIMIZER BFGS",
-            f"    MAX_ITER {steps}",
-            "  &END GEO_OPT",
-            "&END MOTION",
-        ]
+    glob = ["&GLOBAL", f"  PROJECT {PROJECT}", f"  RUN_TYPE {gl}", "  PRINT_LEVEL MEDIUM", f"  SEED {seed}"]
+    glob.append("&END GLOBAL")
+    motion = _motion_section(run_type, steps, timestep_fs, temperature_K, thermostat_timecon_fs)
     ext = ["&EXT_RESTART", f"  RESTART_FILE_NAME {restart}", "&END EXT_RESTART"] if restart else []
     return "\n".join(glob + fe + motion + ext) + "\n"
 

@@ -20,6 +20,7 @@ from ase import Atoms
 from ase.units import Bohr, GPa, Hartree
 
 from vitreous.errors import InputFileError
+from vitreous.units import A_PS_PER_ASE_VELOCITY, ATOMIC_TIME_S, FS_TO_PS
 
 __all__ = [
     "bomd_to_h5md",
@@ -242,16 +243,14 @@ def read_md_frames(run_dir: str | Path, atoms: Atoms, project: str = "vitreous")
         if cells is not None and k < len(cells):
             a.set_cell(cells[k, 2:11].reshape(3, 3))
         if ener is not None and k < len(ener):
-            a.info["time_ps"] = ener[k, 1] * 1e-3
+            a.info["time_ps"] = ener[k, 1] * FS_TO_PS
             a.info["temperature_K"] = ener[k, 3]
             a.info["energy"] = ener[k, 4] * Hartree
             a.info["step"] = int(ener[k, 0])
         if vel is not None and k < len(vel):
-            from ase.units import fs
-
-            # CP2K velocities: bohr per atomic time unit (2.4188843265857e-17 s) → Å/fs → ASE
-            a_per_fs = vel[k].positions * Bohr / (2.4188843265857e-17 * 1e15)
-            a.set_velocities(a_per_fs / fs)
+            # CP2K velocities: bohr per atomic time unit → Å/ps → ASE velocity units
+            a_per_ps = vel[k].positions * Bohr / (ATOMIC_TIME_S * 1e12)
+            a.set_velocities(a_per_ps / A_PS_PER_ASE_VELOCITY)
         if frc is not None and k < len(frc):
             a.arrays["forces"] = frc[k].positions * Hartree / Bohr
         out.append(a)
@@ -261,7 +260,6 @@ def read_md_frames(run_dir: str | Path, atoms: Atoms, project: str = "vitreous")
 def bomd_to_h5md(run_dir: str | Path, atoms: Atoms, path: str | Path, project: str = "vitreous") -> Path:
     """Write the frames of a CP2K MD run into the canonical H5MD trajectory (positions as
     CP2K wrote them, velocities in Å/ps, thermo rows: temperature and potential energy)."""
-    from ase.units import fs
 
     from vitreous.io.h5md import OBSERVABLES, H5MDWriter
 
@@ -274,7 +272,7 @@ def bomd_to_h5md(run_dir: str | Path, atoms: Atoms, path: str | Path, project: s
             times,
             np.stack([f.positions for f in frames]),
             np.stack([f.cell.array for f in frames]),
-            np.stack([f.get_velocities() * 1000 * fs for f in frames]),
+            np.stack([f.get_velocities() * A_PS_PER_ASE_VELOCITY for f in frames]),
         )
         nan = np.full(len(frames), np.nan)
         obs = {k: nan for k in OBSERVABLES}

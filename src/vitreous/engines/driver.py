@@ -47,7 +47,7 @@ from vitreous.io.h5md import OBSERVABLES, H5MDWriter
 from vitreous.io.structures import atomic_write, write_structure
 from vitreous.protocols import Protocol, Stage
 from vitreous.species import type_map
-from vitreous.units import FS_TO_PS
+from vitreous.units import A_PS_PER_ASE_VELOCITY, FS_TO_PS
 
 __all__ = ["THERMO_KEYS", "Backend", "FailureLimits", "MDRun", "RunResult"]
 
@@ -477,15 +477,13 @@ class MDRun:
         n_frames: int,
         resumed: bool,
     ) -> dict[str, Any]:
-        from ase.units import fs
-
         from vitreous.provenance import versions
 
         atoms = self.atoms.copy()
         atoms.set_cell(final["cell"])
         atoms.set_positions(final["positions"])
         atoms.wrap()
-        atoms.set_velocities(final["velocities"] * FS_TO_PS / fs)
+        atoms.set_velocities(final["velocities"] / A_PS_PER_ASE_VELOCITY)
         stages = []
         if self.backend.is_root and (self.run_dir / TRAJECTORY).is_file():
             from vitreous.engines.stage_stats import stage_statistics

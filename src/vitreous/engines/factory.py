@@ -52,6 +52,8 @@ def classical_md(
     from vitreous.engines.lammps import LammpsMD, LammpsSettings
 
     settings = settings or LammpsSettings()
+    if engine in ENGINES and engine not in forcefield.engines:
+        raise EngineError(f"potential '{forcefield.name}' cannot run on {engine}", hint=f"use {forcefield.engines}")
     if engine == "lammps":
         return LammpsMD(atoms, forcefield, protocol, run_dir, seed=seed, settings=settings)
     if engine == "ase":

@@ -40,7 +40,8 @@ class LammpsSettings:
     Parameters
     ----------
     threads : int, optional
-        OpenMP threads; default all cores of the machine (``os.cpu_count()``).
+        OpenMP threads; default ``$VITREOUS_THREADS`` (set for each worker of a local Dask
+        cluster to its share of the cores), else all cores of the machine.
     coulomb : Coulomb
         Coulomb treatment (default PPPM, 10 Å, 1e-5).
     neighbor_skin_A : float
@@ -60,7 +61,7 @@ class LammpsSettings:
 
     def resolved_threads(self) -> int:
         """Threads actually used."""
-        return self.threads or os.cpu_count() or 1
+        return self.threads or int(os.environ.get("VITREOUS_THREADS") or 0) or os.cpu_count() or 1
 
 
 class LammpsBackend(Backend):

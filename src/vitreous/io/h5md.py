@@ -366,10 +366,9 @@ class H5MDTrajectory:
         atoms.info["time_ps"] = float(self._all["position/time"][i])
         atoms.info["step"] = int(self._all["position/step"][i])
         if self.has_velocities:
-            from ase.units import fs
+            from vitreous.units import A_PS_PER_ASE_VELOCITY
 
-            # Å/ps → ASE velocity units (Å / (ASE time)); 1 ps = 1000 fs
-            atoms.set_velocities(self._all["velocity/value"][i] / (1000 * fs))
+            atoms.set_velocities(self._all["velocity/value"][i] / A_PS_PER_ASE_VELOCITY)
         return atoms
 
     def __iter__(self) -> Iterator[Atoms]:

@@ -193,6 +193,8 @@ class ForceField:
     notes: tuple[str, ...] = ()
     three_body_taper: tuple[ThreeBodyTaper, ...] = ()
     base: str = ""
+    #: engines that run a classical set (the :class:`~vitreous.potentials.base.Potential` interface)
+    engines: tuple[str, ...] = ("lammps", "ase")
 
     def pair_screening(self, center: str, other: str) -> tuple[float, float] | None:
         """(ρ, cutoff) in Å of the pair's three-body screening, from the ``center other other``

@@ -270,169 +270,166 @@ def _fmt(x: Any, spec: str = ".3g") -> str:
         return str(x)
 
 
-def write_report(out_dir: str | Path, rows: Iterable[dict[str, Any]]) -> dict[str, Path]:
-    """Write ``report/index.html``, figures and ``results.json`` under ``out_dir`` from the
-    stored task rows (see :func:`collect_results`)."""
-    out_dir = Path(out_dir)
-    folder = out_dir / "report"
-    folder.mkdir(parents=True, exist_ok=True)
-    rows = [dict(r) for r in rows]
-    results = collect_results(rows, out_dir)
-    ref = _reference()
-    spec = json.loads((out_dir / "study.json").read_text()) if (out_dir / "study.json").is_file() else {}
-    sections = []
-    public: dict[str, Any] = {}
-    for group, g in results.items():
-        figs = _figures(group, g, folder)
-        vo = g.get("vo_units") or {}
-        public[group] = {
-            "counts": g.get("counts"),
-            "v4_fraction": g.get("v4_fraction"),
-            "n_V": g.get("n_V"),
-            "n_V_cutoff_A": g.get("n_V_cutoff_A"),
-            "vo_units": vo,
-            "bond_lengths_A": g.get("bond_lengths_A"),
-            "oxygen": g.get("oxygen"),
-            "qn": g.get("qn"),
-            "Tg_K": g.get("Tg_K"),
-            "Tg_interval_K": g.get("Tg_interval_K"),
-            "Tg_quantity": g.get("Tg_quantity"),
-            "Tg_cooling_rate_K_per_ps": g.get("Tg_cooling_rate_K_per_ps"),
-            "Tg_by_quantity": g.get("Tg_by_quantity"),
-            "Ea_eV": g.get("Ea_eV"),
-            "Ea_err_eV": g.get("Ea_err_eV"),
-            "sigma_S_cm": {t: v["value"] for t, v in g["sigma_S_cm"].items()},
-            "sigma_err_S_cm": {t: v["err"] for t, v in g["sigma_S_cm"].items()},
-            "sigma_measured_temperature_K": {t: v["temperature_K"] for t, v in g["sigma_S_cm"].items()},
-            "temperatures_held": g.get("stages", {}),
-            "sigma_extrapolated_S_cm": {t: v for t, v in (g.get("sigma_extrapolated") or {}).items()},
-            "D_cm2_s": g["D_cm2_s"],
-            "rw_percent": g.get("rw_percent"),
-            "status": g["status"],
-            "measured": {k: v["result"] for k, v in (g.get("measured") or {}).items() if k != "status"},
-        }
-        parts = [f"<h2>{html.escape(group)}</h2>"]
-        if g.get("counts"):
-            parts.append(
-                "<p>Model: "
-                + ", ".join(f"{k} {v}" for k, v in g["counts"].items())
-                + f"; V4+/V = {_fmt(g.get('v4_fraction'), '.3f')}; final density "
-                f"{_fmt(g.get('final_density_g_cm3'), '.3f')} g/cm³.</p>"
-            )
-        vo_rows = [["n_V", _fmt(g.get("n_V"), ".2f")] + ["" for _ in ref["NVP10"]["vanadium"]["columns"]]]
-        refv = ref["NVP10"]["vanadium"]
-        vo_rows[0][2:] = refv["n_V"]
-        for lvl, key in (("3", "VO3"), ("4", "VO4"), ("5", "VO5"), ("6", "VO6")):
-            vo_rows.append([f"{key} %", _fmt(100 * vo[lvl], ".1f") if lvl in vo else "–", *refv[key]])
-        bl = (g.get("bond_lengths_A") or {}).get("V-O", [])
-        vo_rows.append(
+def _public(g: dict[str, Any]) -> dict[str, Any]:
+    """The headline numbers of one model group, as written to ``results.json``."""
+    return {
+        "counts": g.get("counts"),
+        "v4_fraction": g.get("v4_fraction"),
+        "n_V": g.get("n_V"),
+        "n_V_cutoff_A": g.get("n_V_cutoff_A"),
+        "vo_units": g.get("vo_units") or {},
+        "bond_lengths_A": g.get("bond_lengths_A"),
+        "oxygen": g.get("oxygen"),
+        "qn": g.get("qn"),
+        "Tg_K": g.get("Tg_K"),
+        "Tg_interval_K": g.get("Tg_interval_K"),
+        "Tg_quantity": g.get("Tg_quantity"),
+        "Tg_cooling_rate_K_per_ps": g.get("Tg_cooling_rate_K_per_ps"),
+        "Tg_by_quantity": g.get("Tg_by_quantity"),
+        "Ea_eV": g.get("Ea_eV"),
+        "Ea_err_eV": g.get("Ea_err_eV"),
+        "sigma_S_cm": {t: v["value"] for t, v in g["sigma_S_cm"].items()},
+        "sigma_err_S_cm": {t: v["err"] for t, v in g["sigma_S_cm"].items()},
+        "sigma_measured_temperature_K": {t: v["temperature_K"] for t, v in g["sigma_S_cm"].items()},
+        "temperatures_held": g.get("stages", {}),
+        "sigma_extrapolated_S_cm": {t: v for t, v in (g.get("sigma_extrapolated") or {}).items()},
+        "D_cm2_s": g["D_cm2_s"],
+        "rw_percent": g.get("rw_percent"),
+        "status": g["status"],
+        "measured": {k: v["result"] for k, v in (g.get("measured") or {}).items() if k != "status"},
+    }
+
+
+def _vanadium_section(g: dict[str, Any], ref: dict[str, Any]) -> list[str]:
+    """The V environment of the model beside the study's NVP10 columns."""
+    vo = g.get("vo_units") or {}
+    refv = ref["NVP10"]["vanadium"]
+    vo_rows = [["n_V", _fmt(g.get("n_V"), ".2f"), *refv["n_V"]]]
+    for lvl, key in (("3", "VO3"), ("4", "VO4"), ("5", "VO5"), ("6", "VO6")):
+        vo_rows.append([f"{key} %", _fmt(100 * vo[lvl], ".1f") if lvl in vo else "–", *refv[key]])
+    bl = (g.get("bond_lengths_A") or {}).get("V-O", [])
+    vo_rows.append(
+        [
+            "V–O peak(s) (Å)",
+            ", ".join(_fmt(x, ".2f") for x in bl) or "–",
+            *[f"{a} / {b}" for a, b in zip(refv["short_VO_A"], refv["long_VO_A"], strict=True)],
+        ]
+    )
+    return [
+        f"<h3>Vanadium environment (V–O cutoff {_fmt(g.get('n_V_cutoff_A'), '.2f')} Å)</h3>",
+        _table(vo_rows, ["", "this run", *[f"NVP10 {c} (ref.)" for c in refv["columns"]]]),
+        f"<p class='src'>Reference columns: {html.escape(ref['source'])}, NVP10 (shown for orientation; "
+        "compare like compositions).</p>",
+    ]
+
+
+def _oxygen_section(g: dict[str, Any]) -> list[str]:
+    if not g.get("oxygen"):
+        return []
+    ox, qn = g["oxygen"], g.get("qn") or {}
+    rows = [["BO / NBO / free", f"{100 * ox['BO']:.1f} / {100 * ox['NBO']:.1f} / {100 * ox['free']:.1f} %"]]
+    rows += [
+        [f"Qn of {el}", "  ".join(f"{k} {100 * v:.0f}%" for k, v in q.items() if k.startswith("Q"))]
+        for el, q in qn.items()
+    ]
+    return ["<h3>Oxygen and Qn</h3>" + _table(rows, ["quantity", "value"])]
+
+
+def _tg_rows(g: dict[str, Any], ref: dict[str, Any]) -> list[list[str]]:
+    if g.get("Tg_K") is None:
+        return []
+    iv = g["Tg_interval_K"]
+    tgref = ref["NVP28"]["tg_K"]
+    rate = g.get("Tg_cooling_rate_K_per_ps")
+    how = f"{g.get('Tg_quantity', 'volume')}" + (f", cooled at {rate:g} K/ps" if rate else "")
+    wide = (iv[1] - iv[0]) / 2 > 100
+    rows = [
+        [
+            f"Tg (K), 95 % interval ({how})",
+            f"{g['Tg_K']:.0f} [{iv[0]:.0f}, {iv[1]:.0f}]",
+            f"exp. {tgref['experiment']}, MLIP {tgref['MLIP']}, CMD {tgref['CMD']} (NVP28); "
+            "MD cooling rates are ~1e12 times DSC's, which raises Tg"
+            + ("; WIDE interval (> ±100 K): too small a model or too short a cooling to pin Tg" if wide else ""),
+        ]
+    ]
+    for q, v in (g.get("Tg_by_quantity") or {}).items():
+        if q != g.get("Tg_quantity"):
+            interval = f"{v['Tg_K']:.0f} [{v['Tg_interval_K'][0]:.0f}, {v['Tg_interval_K'][1]:.0f}]"
+            rows.append([f"Tg (K) from {q}", interval, "same run"])
+    return rows
+
+
+def _transport_rows(g: dict[str, Any], ref: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for t, v in sorted(g["sigma_S_cm"].items(), key=lambda x: float(x[0])):
+        rows.append(
             [
-                "V–O peak(s) (Å)",
-                ", ".join(_fmt(x, ".2f") for x in bl) or "–",
-                *[f"{a} / {b}" for a, b in zip(refv["short_VO_A"], refv["long_VO_A"], strict=True)],
+                f"σ(Na+) at {v['temperature_K']:.0f} K measured (target {t} K) (S/cm)",
+                f"{v['value']:.2e} ± {v['err']:.1e}",
+                f"collective {v['collective']:.1e}; trapped {100 * v['trapped_fraction']:.0f} %"
+                + ("; SUB-DIFFUSIVE run: D is an upper bound" if _subdiffusive(v) else ""),
             ]
         )
-        parts.append(f"<h3>Vanadium environment (V–O cutoff {_fmt(g.get('n_V_cutoff_A'), '.2f')} Å)</h3>")
-        parts.append(_table(vo_rows, ["", "this run", *[f"NVP10 {c} (ref.)" for c in refv["columns"]]]))
+    if g.get("Ea_eV") is not None:
+        n_sub = sum(_subdiffusive(v) for v in g["sigma_S_cm"].values())
+        caveat = f"; fit includes {n_sub} sub-diffusive run(s): not reliable" if n_sub else ""
+        rows.append(["E_a (eV)", f"{g['Ea_eV']:.2f} ± {g['Ea_err_eV']:.2f}", g.get("arrhenius_form", "") + caveat])
+        for t, p in (g.get("sigma_extrapolated") or {}).items():
+            measured = ref["NVP28"]["conductivity_473K_S_cm"] if float(t) == 473 else None
+            notes = (
+                f"measured total {measured:.1e} S/cm (mostly electronic)" if measured else "",
+                _extrapolation_note(p),
+            )
+            rows.append(
+                [
+                    f"σ(Na+) extrapolated to {t} K (S/cm)",
+                    f"{p['value']:.1e} (95 %: {p['low']:.1e}–{p['high']:.1e})",
+                    "; ".join(x for x in notes if x),
+                ]
+            )
+    if g.get("rw_percent") is not None:
+        rows.append(["Rw (%)", _fmt(g["rw_percent"], ".1f"), "against the given experiment"])
+    return rows
+
+
+def _group_section(group: str, g: dict[str, Any], ref: dict[str, Any], figs: list[tuple[str, Path]]) -> str:
+    """The HTML section of one model group: tables, then its figures embedded as PNG."""
+    parts = [f"<h2>{html.escape(group)}</h2>"]
+    if g.get("counts"):
         parts.append(
-            f"<p class='src'>Reference columns: {html.escape(ref['source'])}, NVP10 (shown for orientation; "
-            "compare like compositions).</p>"
+            "<p>Model: "
+            + ", ".join(f"{k} {v}" for k, v in g["counts"].items())
+            + f"; V4+/V = {_fmt(g.get('v4_fraction'), '.3f')}; final density "
+            f"{_fmt(g.get('final_density_g_cm3'), '.3f')} g/cm³.</p>"
         )
-        if g.get("oxygen"):
-            ox = g["oxygen"]
-            qn = g.get("qn") or {}
-            parts.append(
-                "<h3>Oxygen and Qn</h3>"
-                + _table(
-                    [["BO / NBO / free", f"{100 * ox['BO']:.1f} / {100 * ox['NBO']:.1f} / {100 * ox['free']:.1f} %"]]
-                    + [
-                        [f"Qn of {el}", "  ".join(f"{k} {100 * v:.0f}%" for k, v in q.items() if k.startswith("Q"))]
-                        for el, q in qn.items()
-                    ],
-                    ["quantity", "value"],
-                )
-            )
-        trows = []
-        if g.get("Tg_K") is not None:
-            iv = g["Tg_interval_K"]
-            tgref = ref["NVP28"]["tg_K"]
-            rate = g.get("Tg_cooling_rate_K_per_ps")
-            how = f"{g.get('Tg_quantity', 'volume')}" + (f", cooled at {rate:g} K/ps" if rate else "")
-            trows.append(
-                [
-                    f"Tg (K), 95 % interval ({how})",
-                    f"{g['Tg_K']:.0f} [{iv[0]:.0f}, {iv[1]:.0f}]",
-                    f"exp. {tgref['experiment']}, MLIP {tgref['MLIP']}, CMD {tgref['CMD']} (NVP28); "
-                    "MD cooling rates are ~1e12 times DSC's, which raises Tg"
-                    + (
-                        "; WIDE interval (> ±100 K): too small a model or too short a cooling to pin Tg"
-                        if (iv[1] - iv[0]) / 2 > 100
-                        else ""
-                    ),
-                ]
-            )
-            for q, v in (g.get("Tg_by_quantity") or {}).items():
-                if q != g.get("Tg_quantity"):
-                    trows.append(
-                        [
-                            f"Tg (K) from {q}",
-                            f"{v['Tg_K']:.0f} [{v['Tg_interval_K'][0]:.0f}, {v['Tg_interval_K'][1]:.0f}]",
-                            "same run",
-                        ]
-                    )
-        for t, v in sorted(g["sigma_S_cm"].items(), key=lambda x: float(x[0])):
-            trows.append(
-                [
-                    f"σ(Na+) at {v['temperature_K']:.0f} K measured (target {t} K) (S/cm)",
-                    f"{v['value']:.2e} ± {v['err']:.1e}",
-                    f"collective {v['collective']:.1e}; trapped {100 * v['trapped_fraction']:.0f} %"
-                    + ("; SUB-DIFFUSIVE run: D is an upper bound" if _subdiffusive(v) else ""),
-                ]
-            )
-        if g.get("Ea_eV") is not None:
-            n_sub = sum(_subdiffusive(v) for v in g["sigma_S_cm"].values())
-            caveat = f"; fit includes {n_sub} sub-diffusive run(s): not reliable" if n_sub else ""
-            trows.append(["E_a (eV)", f"{g['Ea_eV']:.2f} ± {g['Ea_err_eV']:.2f}", g.get("arrhenius_form", "") + caveat])
-            for t, p in (g.get("sigma_extrapolated") or {}).items():
-                measured = ref["NVP28"]["conductivity_473K_S_cm"] if float(t) == 473 else None
-                trows.append(
-                    [
-                        f"σ(Na+) extrapolated to {t} K (S/cm)",
-                        f"{p['value']:.1e} (95 %: {p['low']:.1e}–{p['high']:.1e})",
-                        "; ".join(
-                            x
-                            for x in (
-                                f"measured total {measured:.1e} S/cm (mostly electronic)" if measured else "",
-                                _extrapolation_note(p),
-                            )
-                            if x
-                        ),
-                    ]
-                )
-        if g.get("rw_percent") is not None:
-            trows.append(["Rw (%)", _fmt(g["rw_percent"], ".1f"), "against the given experiment"])
-        parts.append("<h3>Thermal and transport</h3>" + _table(trows, ["quantity", "this run", "reference"]))
-        held = _held_rows(g.get("stages") or {})
-        if held:
-            parts.append(
-                "<h3>Temperatures held</h3><p>Mean T (± block standard error; sd of T about "
-                "the target) over the second half of each thermostatted stage against its target; "
-                "OFF TARGET: more than 1 % and more than two standard errors away.</p>"
-                + _table(held, ["run", "stage", "target (K)", "measured (K)", "offset", "thermostat"])
-            )
-        mrows = _measured_rows(g)
-        if mrows:
-            parts.append(
-                "<h3>Measurements (fitted from the study's files)</h3>"
-                + _table(mrows, ["quantity", "measured", "beside"])
-            )
-        for caption, png in figs:
-            data = base64.b64encode(png.read_bytes()).decode()
-            parts.append(
-                f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"
-                f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-            )
-        sections.append("\n".join(parts))
+    parts += _vanadium_section(g, ref)
+    parts += _oxygen_section(g)
+    trows = _tg_rows(g, ref) + _transport_rows(g, ref)
+    parts.append("<h3>Thermal and transport</h3>" + _table(trows, ["quantity", "this run", "reference"]))
+    held = _held_rows(g.get("stages") or {})
+    if held:
+        parts.append(
+            "<h3>Temperatures held</h3><p>Mean T (± block standard error; sd of T about "
+            "the target) over the second half of each thermostatted stage against its target; "
+            "OFF TARGET: more than 1 % and more than two standard errors away.</p>"
+            + _table(held, ["run", "stage", "target (K)", "measured (K)", "offset", "thermostat"])
+        )
+    mrows = _measured_rows(g)
+    if mrows:
+        parts.append(
+            "<h3>Measurements (fitted from the study's files)</h3>" + _table(mrows, ["quantity", "measured", "beside"])
+        )
+    for caption, png in figs:
+        data = base64.b64encode(png.read_bytes()).decode()
+        parts.append(
+            f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>"
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+        )
+    return "\n".join(parts)
+
+
+def _document(spec: dict[str, Any], sections: list[str], rows: list[dict[str, Any]]) -> str:
+    """The whole self-contained HTML page: sections, provenance, study inputs."""
     prov_rows = [
         [
             r["label"],
@@ -444,7 +441,7 @@ def write_report(out_dir: str | Path, rows: Iterable[dict[str, Any]]) -> dict[st
     ]
     versions = next((r["versions"] for r in rows if r.get("versions")), {})
     note = spec.get("note", "")
-    doc = f"""<!DOCTYPE html>
+    return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>vitreous report: {html.escape(spec.get("name", ""))}</title>
 <style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}}table{{border-collapse:collapse;margin:.5em 0}}
 td,th{{border:1px solid #ccc;padding:3px 8px;font-size:90%}}figure{{margin:1em 0}}img{{max-width:100%}}
@@ -465,8 +462,22 @@ document.body.setAttribute('data-images-ok', ok+'/'+imgs.length);}})();
 </script>
 </body></html>
 """
+
+
+def write_report(out_dir: str | Path, rows: Iterable[dict[str, Any]]) -> dict[str, Path]:
+    """Write ``report/index.html``, figures and ``results.json`` under ``out_dir`` from the
+    stored task rows (see :func:`collect_results`)."""
+    out_dir = Path(out_dir)
+    folder = out_dir / "report"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [dict(r) for r in rows]
+    results = collect_results(rows, out_dir)
+    ref = _reference()
+    spec = json.loads((out_dir / "study.json").read_text()) if (out_dir / "study.json").is_file() else {}
+    sections = [_group_section(group, g, ref, _figures(group, g, folder)) for group, g in results.items()]
+    public = {group: _public(g) for group, g in results.items()}
     html_path = folder / "index.html"
-    html_path.write_text(doc)
+    html_path.write_text(_document(spec, sections, rows))
     res_path = out_dir / "results.json"
     res_path.write_text(json.dumps(public, indent=2, default=float))
     return {"html": html_path, "results": res_path, "folder": folder}

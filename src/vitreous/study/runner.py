@@ -8,6 +8,7 @@ engines resume from their own checkpoints (the task folders are deterministic).
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -132,7 +133,16 @@ def _make_client(spec: StudySpec, workers: int):
         cluster = cls(**c)
         cluster.scale(jobs=jobs)
         return Client(cluster), cluster
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    # a study's threads = 0 means "all cores"; on a local cluster each worker gets its share,
+    # not every core (LammpsSettings reads VITREOUS_THREADS), so workers do not oversubscribe
+    share = max(1, (os.cpu_count() or 1) // workers)
+    cluster = LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        env={"VITREOUS_THREADS": str(share)},
+    )
     return Client(cluster), cluster
 
 
