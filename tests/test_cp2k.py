@@ -294,6 +294,9 @@ def test_cli_analyze_electronic_on_committed_output(tmp_path):
     v = d["vanadium"][0]
     assert {"index", "n_double", "n_single", "spin_moment", "valence_from_spin"} <= set(v)
     assert v["valence_from_spin"] == 5 and v["n_double"] >= 1
+    from vitreous.analysis.electronic import ElectronicResult
+
+    assert ElectronicResult.from_dict(d).to_dict() == d  # round trip through JSON
     bad = CliRunner().invoke(app, ["analyze", "electronic", str(tmp_path), "-o", str(out)])
     assert bad.exit_code == 2 and "no finished CP2K run" in bad.output
 

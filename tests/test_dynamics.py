@@ -196,6 +196,10 @@ def test_percolation_on_hand_made_lattices():
         [[x, y, z] for x in np.arange(0.5, 10, 2.0) for y in np.arange(0.5, 10, 2.0) for z in np.arange(0.5, 10, 2.0)]
     )
     assert percolation(cube, cell, 2.1).to_dict()["percolating_axes"] == ["a", "b", "c"]
+    from vitreous.analysis.channels import ChannelResult
+
+    d = json.loads(json.dumps(res.to_dict()))
+    assert ChannelResult.from_dict(d).to_dict() == d  # round trip through JSON
     with pytest.raises(AnalysisError, match="half the cell"):
         percolation(line, cell, 6.0)
 

@@ -79,6 +79,26 @@ def test_study_validation_names_the_key(change, fragment):
         parse_study(raw, str(TINY))
 
 
+def test_recipe_defaults_have_one_home():
+    """The CLI's melt-quench/tg-cooling options and a study's [melt_quench]/[tg_scan] take
+    their defaults from the recipes' one table."""
+    import inspect
+
+    from vitreous.cli.md import melt_quench, tg_cooling
+    from vitreous.protocols import MELT_QUENCH_DEFAULTS, TG_COOLING_DEFAULTS
+    from vitreous.study.spec import MeltQuenchSpec, TgScanSpec
+
+    mq, tg = MeltQuenchSpec(), TgScanSpec()
+    for key in ("t_melt_K", "hold_ps", "quench_rate_K_per_ps", "t_final_K", "anneal_ps", "relax_ps", "timestep_fs"):
+        assert getattr(mq, key) == MELT_QUENCH_DEFAULTS[key]
+    for key in ("t_high_K", "t_low_K", "cooling_rate_K_per_ps", "equilibrate_ps", "pressure_GPa"):
+        assert getattr(tg, key) == TG_COOLING_DEFAULTS[key]
+    for cmd, table in ((melt_quench, MELT_QUENCH_DEFAULTS), (tg_cooling, TG_COOLING_DEFAULTS)):
+        for name, par in inspect.signature(cmd).parameters.items():
+            if name in table:
+                assert par.default == table[name], (cmd.__name__, name)
+
+
 def test_builtin_study_is_the_shipped_example():
     spec = builtin_study()
     example = load_study(Path(__file__).parents[1] / "examples" / "nvp28-quick.toml")

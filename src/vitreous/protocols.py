@@ -9,6 +9,7 @@ Protocols round-trip through TOML (:meth:`Protocol.to_toml`, :meth:`Protocol.fro
 
 from __future__ import annotations
 
+import inspect
 import math
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
@@ -343,6 +344,12 @@ def melt_quench(
     return Protocol(f"melt-quench-{t_melt_K:g}K-{quench_rate_K_per_ps:g}Kps", stages)
 
 
+#: the melt–quench recipe's defaults, the one place CLI options and study files take them from
+MELT_QUENCH_DEFAULTS: dict[str, Any] = {
+    k: v.default for k, v in inspect.signature(melt_quench).parameters.items() if v.default is not v.empty
+}
+
+
 def tg_scan(
     t_high_K: float,
     t_low_K: float,
@@ -418,6 +425,15 @@ def tg_cooling(
             ),
         ),
     )
+
+
+#: defaults of a continuous Tg cooling (CLI ``vitreous tg-cooling`` and a study's ``[tg_scan]``)
+TG_COOLING_DEFAULTS: dict[str, Any] = {
+    "t_high_K": 2000.0,
+    "t_low_K": 500.0,
+    "cooling_rate_K_per_ps": 50.0,
+    **{k: v.default for k, v in inspect.signature(tg_cooling).parameters.items() if v.default is not v.empty},
+}
 
 
 def diffusion(

@@ -56,7 +56,23 @@ class ChannelResult:
             "percolating_fraction": self.percolating_fraction,
             "percolating_axes": sorted({a for ax in self.percolating_axes for a in ax}),
             "cluster_sizes": sorted(self.cluster_sizes, reverse=True)[:20],
+            "clusters": [
+                {"size": s, "axes": ax} for s, ax in zip(self.cluster_sizes, self.percolating_axes, strict=True)
+            ],
+            "labels": np.asarray(self.labels).tolist(),
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ChannelResult:
+        """Inverse of :meth:`to_dict`."""
+        clusters = d["clusters"]
+        return cls(
+            d["link_A"],
+            d["n_sites"],
+            [c["size"] for c in clusters],
+            [list(c["axes"]) for c in clusters],
+            np.asarray(d["labels"], dtype=int),
+        )
 
 
 def percolation(positions: np.ndarray, cell: np.ndarray, link_A: float) -> ChannelResult:

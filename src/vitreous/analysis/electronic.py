@@ -84,6 +84,127 @@ class ElectronicResult:
             "bond_lengths": self.bond_lengths,
         }
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ElectronicResult:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            d["bonds"],
+            d["vanadium"],
+            {int(k): v for k, v in d.get("lone_pairs", {}).items()},
+            d.get("unassigned_centres", 0),
+            {int(k): v for k, v in d.get("centres_per_atom", {}).items()},
+            d.get("agreement", {}),
+            d.get("criteria", {}),
+            d.get("oxygen", {}),
+            d.get("bond_lengths", {}),
+        )
+
+
+def _candidate_bonds(atoms: Atoms, sym: np.ndarray, bond_cutoff_A: float, po_cutoff_A: float) -> list[dict[str, Any]]:
+    """Candidate V–O and P–O bonds within their cutoffs (the P–O centres must not be taken
+    for O lone pairs); ``vec`` points cation → O (minimum image, Å)."""
+    pos = atoms.positions
+    o_idx = np.flatnonzero(sym == "O")
+    bonds = []
+    for cation in np.flatnonzero((sym == "V") | (sym == "P")):
+        cut = bond_cutoff_A if sym[cation] == "V" else po_cutoff_A
+        d = _mic(pos[o_idx] - pos[cation], atoms)
+        r = np.linalg.norm(d, axis=1)
+        for o, vec, length in zip(o_idx[r < cut], d[r < cut], r[r < cut], strict=True):
+            bonds.append(
+                {"atoms": [int(cation), int(o)], "pair": f"{sym[cation]}-O", "length_A": float(length), "vec": vec}
+            )
+    return bonds
+
+
+def _assign_centres(
+    atoms: Atoms, sym: np.ndarray, centres: np.ndarray, bonds: list[dict[str, Any]], cone_deg: float
+) -> tuple[np.ndarray, list[list[float]], dict[int, int], int, dict[int, int]]:
+    """Each centre to its nearest atom; an O's centre to the bond (or O–H) nearest in angle
+    within ``cone_deg``, else to the O's lone pairs. Returns centres per bond, their angles,
+    lone pairs per O, centres owned by no atom (> 1 Å away) and centres per atom."""
+    pos = atoms.positions
+    counts = np.zeros(len(bonds), dtype=int)
+    angles: list[list[float]] = [[] for _ in bonds]
+    lone: dict[int, int] = {}
+    unassigned = 0
+    owned: dict[int, int] = {}
+    bonds_of_o: dict[int, list[int]] = {}
+    for k, b in enumerate(bonds):
+        bonds_of_o.setdefault(b["atoms"][1], []).append(k)
+    h_idx = np.flatnonzero(sym == "H")
+    cos_cone = np.cos(np.radians(cone_deg))
+    for x in centres:
+        # a centre belongs to its nearest atom (WFCs of these ionic oxides sit within ~0.6 Å of O)
+        d_all = np.linalg.norm(_mic(pos - x, atoms), axis=1)
+        owner = int(np.argmin(d_all))
+        if d_all[owner] > 1.0:
+            unassigned += 1
+            continue
+        owned[owner] = owned.get(owner, 0) + 1
+        if sym[owner] != "O":  # semicore centres of V (GTH q13), O–H bond centres on H, ...
+            continue
+        u = _mic(x - pos[owner], atoms)
+        u /= max(np.linalg.norm(u), 1e-12)
+        # directions from this O to its bonded neighbours: V/P bond candidates and hydroxyl H
+        best, best_cos = None, cos_cone
+        for k in bonds_of_o.get(owner, []):
+            e = -bonds[k]["vec"] / bonds[k]["length_A"]  # vec is cation → O
+            if float(u @ e) > best_cos:
+                best, best_cos = k, float(u @ e)
+        for h in h_idx:
+            e = _mic(pos[h] - pos[owner], atoms)
+            r = float(np.linalg.norm(e))
+            if r < 1.2 and float(u @ e) / r > best_cos:
+                best, best_cos = -1, float(u @ e) / r  # an O–H bond centre: neither V/P nor lone
+        if best is None:
+            lone[owner] = lone.get(owner, 0) + 1
+        elif best >= 0:
+            counts[best] += 1
+            angles[best].append(float(np.degrees(np.arccos(min(1.0, best_cos)))))
+    return counts, angles, lone, unassigned, owned
+
+
+def _vanadium_summary(
+    atoms: Atoms, sym: np.ndarray, bonds: list[dict[str, Any]], spin: np.ndarray | None, spin_threshold: float
+) -> list[dict[str, Any]]:
+    """Per V: double and single bonds, n_V, spin, and the valence three ways (spin, bond
+    valence, the model's formal ``valence``)."""
+    v_idx = np.flatnonzero(sym == "V")
+    spin_val = valence_from_spin(spin, list(sym), spin_threshold) if spin is not None else {}
+    bvs = vanadium_bond_valence(atoms) if len(v_idx) else {}
+    formal = atoms.arrays["valence"] if "valence" in atoms.arrays else None
+    vanadium = []
+    for v in v_idx:
+        mine = [b for b in bonds if b["atoms"][0] == v]  # V–O bonds of this V
+        entry = {
+            "index": int(v),
+            "n_double": sum(b["order"] == "double" for b in mine),
+            "n_single": sum(b["order"] == "single" for b in mine),
+            "n_V": sum(b["order"] in ("double", "single") for b in mine),
+            "spin_moment": None if spin is None else float(spin[v]),
+            "valence_from_spin": spin_val.get(int(v)),
+        }
+        entry["valence_bvs"] = bvs[entry["index"]]["valence"]
+        entry["bvs"] = bvs[entry["index"]]["bvs"][entry["valence_bvs"]]
+        entry["valence_formal"] = None if formal is None else int(formal[entry["index"]])
+        vanadium.append(entry)
+    return vanadium
+
+
+def _valence_agreement(vanadium: list[dict[str, Any]]) -> dict[str, float]:
+    """Fraction of V whose valences agree, for each pair of the three estimates."""
+    agreement: dict[str, float] = {}
+    pairs = {
+        "spin_vs_formal": ("valence_from_spin", "valence_formal"),
+        "spin_vs_bvs": ("valence_from_spin", "valence_bvs"),
+        "bvs_vs_formal": ("valence_bvs", "valence_formal"),
+    }
+    for name, (a, b) in pairs.items():
+        if vanadium and all(e[a] is not None and e[b] is not None for e in vanadium):
+            agreement[name] = float(np.mean([e[a] == e[b] for e in vanadium]))
+    return agreement
+
 
 def wannier_bonds(
     atoms: Atoms,
@@ -140,56 +261,8 @@ def wannier_bonds(
     if not 0 < cone_deg < 90:
         raise AnalysisError(f"cone_deg must be in (0, 90) degrees, got {cone_deg}")
     sym = np.array(atoms.get_chemical_symbols())
-    pos = atoms.positions
-    v_idx = np.flatnonzero(sym == "V")
-    o_idx = np.flatnonzero(sym == "O")
-    bonds = []  # candidate V–O and P–O bonds (the P–O centres must not be taken for O lone pairs)
-    for cation in np.flatnonzero((sym == "V") | (sym == "P")):
-        cut = bond_cutoff_A if sym[cation] == "V" else po_cutoff_A
-        d = _mic(pos[o_idx] - pos[cation], atoms)
-        r = np.linalg.norm(d, axis=1)
-        for o, vec, length in zip(o_idx[r < cut], d[r < cut], r[r < cut], strict=True):
-            bonds.append(
-                {"atoms": [int(cation), int(o)], "pair": f"{sym[cation]}-O", "length_A": float(length), "vec": vec}
-            )
-    counts = np.zeros(len(bonds), dtype=int)
-    angles: list[list[float]] = [[] for _ in bonds]
-    lone: dict[int, int] = {}
-    unassigned = 0
-    owned: dict[int, int] = {}
-    bonds_of_o: dict[int, list[int]] = {}
-    for k, b in enumerate(bonds):
-        bonds_of_o.setdefault(b["atoms"][1], []).append(k)
-    h_idx = np.flatnonzero(sym == "H")
-    cos_cone = np.cos(np.radians(cone_deg))
-    for x in c:
-        # a centre belongs to its nearest atom (WFCs of these ionic oxides sit within ~0.6 Å of O)
-        d_all = np.linalg.norm(_mic(pos - x, atoms), axis=1)
-        owner = int(np.argmin(d_all))
-        if d_all[owner] > 1.0:
-            unassigned += 1
-            continue
-        owned[owner] = owned.get(owner, 0) + 1
-        if sym[owner] != "O":  # semicore centres of V (GTH q13), O–H bond centres on H, ...
-            continue
-        u = _mic(x - pos[owner], atoms)
-        u /= max(np.linalg.norm(u), 1e-12)
-        # directions from this O to its bonded neighbours: V/P bond candidates and hydroxyl H
-        best, best_cos = None, cos_cone
-        for k in bonds_of_o.get(owner, []):
-            e = -bonds[k]["vec"] / bonds[k]["length_A"]  # vec is cation → O
-            if float(u @ e) > best_cos:
-                best, best_cos = k, float(u @ e)
-        for h in h_idx:
-            e = _mic(pos[h] - pos[owner], atoms)
-            r = float(np.linalg.norm(e))
-            if r < 1.2 and float(u @ e) / r > best_cos:
-                best, best_cos = -1, float(u @ e) / r  # an O–H bond centre: neither V/P nor lone
-        if best is None:
-            lone[owner] = lone.get(owner, 0) + 1
-        elif best >= 0:
-            counts[best] += 1
-            angles[best].append(float(np.degrees(np.arccos(min(1.0, best_cos)))))
+    bonds = _candidate_bonds(atoms, sym, bond_cutoff_A, po_cutoff_A)
+    counts, angles, lone, unassigned, owned = _assign_centres(atoms, sym, c, bonds, cone_deg)
     out_bonds = []
     histogram: dict[str, dict[str, int]] = {}
     for b, n, ang in zip(bonds, counts, angles, strict=True):
@@ -206,35 +279,8 @@ def wannier_bonds(
         )
         h = histogram.setdefault(b["pair"], {})
         h[str(int(n))] = h.get(str(int(n)), 0) + 1
-    vanadium = []
-    spin_val = valence_from_spin(spin, list(sym), spin_threshold) if spin is not None else {}
-    for v in v_idx:
-        mine = [b for b in out_bonds if b["atoms"][0] == v]  # V–O bonds of this V
-        entry = {
-            "index": int(v),
-            "n_double": sum(b["order"] == "double" for b in mine),
-            "n_single": sum(b["order"] == "single" for b in mine),
-            "n_V": sum(b["order"] in ("double", "single") for b in mine),
-            "spin_moment": None if spin is None else float(spin[v]),
-            "valence_from_spin": spin_val.get(int(v)),
-        }
-        vanadium.append(entry)
-    # valence three ways: formal (the model's valence array), bond valence, spin
-    bvs = vanadium_bond_valence(atoms) if len(v_idx) else {}
-    formal = atoms.arrays["valence"] if "valence" in atoms.arrays else None
-    for entry in vanadium:
-        entry["valence_bvs"] = bvs[entry["index"]]["valence"]
-        entry["bvs"] = bvs[entry["index"]]["bvs"][entry["valence_bvs"]]
-        entry["valence_formal"] = None if formal is None else int(formal[entry["index"]])
-    agreement: dict[str, Any] = {}
-    pairs = {
-        "spin_vs_formal": ("valence_from_spin", "valence_formal"),
-        "spin_vs_bvs": ("valence_from_spin", "valence_bvs"),
-        "bvs_vs_formal": ("valence_bvs", "valence_formal"),
-    }
-    for name, (a, b) in pairs.items():
-        if vanadium and all(e[a] is not None and e[b] is not None for e in vanadium):
-            agreement[name] = float(np.mean([e[a] == e[b] for e in vanadium]))
+    vanadium = _vanadium_summary(atoms, sym, out_bonds, spin, spin_threshold)
+    agreement = _valence_agreement(vanadium)
     return ElectronicResult(
         out_bonds,
         vanadium,

@@ -220,6 +220,89 @@ def _distribution(values: np.ndarray, lo: int, hi: int) -> dict[str, float]:
     return out
 
 
+def _coordination_summary(
+    per_frame: dict[str, list[np.ndarray]], cutoffs: dict[tuple[str, str], float]
+) -> dict[str, dict[str, Any]]:
+    """Mean coordination, its frame-to-frame standard deviation and the distribution of each
+    pair (from per-frame, per-atom counts)."""
+    coordination = {}
+    for key, arrays in per_frame.items():
+        a, bb = key.split("-")
+        all_vals = np.concatenate(arrays)
+        means = np.array([x.mean() for x in arrays])
+        dists = [_distribution(x, 3, 7) for x in arrays]
+        dist = _distribution(all_vals, 3, 7)
+        coordination[key] = {
+            "cutoff_A": cutoffs[(a, bb)] if (a, bb) in cutoffs else None,
+            "mean": float(all_vals.mean()),
+            "std": float(means.std(ddof=1)) if len(means) > 1 else 0.0,
+            "distribution": dist,
+            "distribution_std": {
+                k: float(np.std([dd.get(k, 0.0) for dd in dists], ddof=1)) if len(dists) > 1 else 0.0 for k in dist
+            },
+            "n_atoms": len(arrays[0]),
+        }
+    return coordination
+
+
+def _oxygen_summary(
+    oxygen_types: list[np.ndarray], bridge_kinds: list[dict[str, float]], formers: tuple[str, ...]
+) -> dict[str, Any]:
+    """Free/NBO/BO/tricluster fractions of O (by the number of former neighbours), their
+    frame-to-frame standard deviations, and the kinds of bridges."""
+    ot = np.concatenate(oxygen_types)
+
+    def fractions(x: np.ndarray) -> dict[str, float]:
+        return {
+            "free": float(np.mean(x == 0)),
+            "NBO": float(np.mean(x == 1)),
+            "BO": float(np.mean(x == 2)),
+            "tricluster": float(np.mean(x >= 3)),
+        }
+
+    per_frame = [fractions(x) for x in oxygen_types]
+    return {
+        **fractions(ot),
+        "std": {
+            k: float(np.std([fr[k] for fr in per_frame], ddof=1)) if len(per_frame) > 1 else 0.0 for k in per_frame[0]
+        },
+        "bridges": {
+            k: float(np.mean([bk.get(k, 0.0) for bk in bridge_kinds]))
+            for k in sorted({k for bk in bridge_kinds for k in bk})
+        },
+        "formers": list(formers),
+    }
+
+
+def _qn_summary(qn_frames: dict[str, list[np.ndarray]]) -> dict[str, dict[str, float]]:
+    """Qn distribution (n bridging O per former) and mean n of each former."""
+    qn = {}
+    for former, arrays in qn_frames.items():
+        allq = np.concatenate(arrays)
+        hi = 4 if former == "P" else 6
+        qn[former] = {f"Q{k}": float(np.mean(allq == k)) for k in range(hi + 1)}
+        if np.any(allq > hi):
+            qn[former][f"Q>{hi}"] = float(np.mean(allq > hi))
+        qn[former]["mean_n"] = float(allq.mean())
+    return qn
+
+
+def _vanadium_bond_valence(
+    bvs_acc: dict[int, np.ndarray],
+    n_frames: int,
+    v_idx: np.ndarray,
+    valence: np.ndarray,
+    cutoff_A: float,
+    source: str,
+) -> BondValence:
+    """Frame-averaged V bond-valence sums with the V4+ and V5+ parameters; a V is V4+ when
+    the V4+-parameter sum is closer to 4 than the V5+ sum is to 5."""
+    bvs = {v: (acc / n_frames) for v, acc in bvs_acc.items()}
+    est = [_closest_valence({v: float(x[k]) for v, x in bvs.items()}) for k in range(len(v_idx))]
+    formal = valence[v_idx].tolist() if set(valence[v_idx]) <= {4, 5} else None
+    return BondValence("V", v_idx.tolist(), {v: x.tolist() for v, x in bvs.items()}, est, formal, cutoff_A, source)
+
+
 def network_analysis(
     traj: Any,
     frames: np.ndarray,
@@ -315,65 +398,12 @@ def network_analysis(
                 s = _bond_valences(r0_table[("V", v)], d[m], b)
                 bvs_acc[v] += np.bincount(i[m], weights=s, minlength=n_atoms)[v_idx]
 
-    coordination = {}
-    for key, arrays in per_frame.items():
-        a, bb = key.split("-")
-        all_vals = np.concatenate(arrays)
-        means = np.array([x.mean() for x in arrays])
-        dists = [_distribution(x, 3, 7) for x in arrays]
-        dist = _distribution(all_vals, 3, 7)
-        coordination[key] = {
-            "cutoff_A": cutoffs[(a, bb)] if (a, bb) in cutoffs else None,
-            "mean": float(all_vals.mean()),
-            "std": float(means.std(ddof=1)) if len(means) > 1 else 0.0,
-            "distribution": dist,
-            "distribution_std": {
-                k: float(np.std([dd.get(k, 0.0) for dd in dists], ddof=1)) if len(dists) > 1 else 0.0 for k in dist
-            },
-            "n_atoms": len(arrays[0]),
-        }
-    ot = np.concatenate(oxygen_types)
-    fractions = [
-        {
-            "free": float(np.mean(x == 0)),
-            "NBO": float(np.mean(x == 1)),
-            "BO": float(np.mean(x == 2)),
-            "tricluster": float(np.mean(x >= 3)),
-        }
-        for x in oxygen_types
-    ]
-    oxygen = {
-        "free": float(np.mean(ot == 0)),
-        "NBO": float(np.mean(ot == 1)),
-        "BO": float(np.mean(ot == 2)),
-        "tricluster": float(np.mean(ot >= 3)),
-        "std": {
-            k: float(np.std([fr[k] for fr in fractions], ddof=1)) if len(fractions) > 1 else 0.0 for k in fractions[0]
-        },
-        "bridges": {
-            k: float(np.mean([bk.get(k, 0.0) for bk in bridge_kinds]))
-            for k in sorted({k for bk in bridge_kinds for k in bk})
-        },
-        "formers": list(formers),
-    }
-    qn = {}
-    for former, arrays in qn_frames.items():
-        allq = np.concatenate(arrays)
-        hi = 4 if former == "P" else 6
-        qn[former] = {f"Q{k}": float(np.mean(allq == k)) for k in range(hi + 1)}
-        if np.any(allq > hi):
-            qn[former][f"Q>{hi}"] = float(np.mean(allq > hi))
-        qn[former]["mean_n"] = float(allq.mean())
+    coordination = _coordination_summary(per_frame, cutoffs)
+    oxygen = _oxygen_summary(oxygen_types, bridge_kinds, formers)
+    qn = _qn_summary(qn_frames)
     bond_valence = {}
     if len(v_idx) and bvs_acc:
-        nfr = len(frames)
-        bvs = {v: (acc / nfr) for v, acc in bvs_acc.items()}
-        # a V is V4+ when the V4+-parameter sum is closer to 4 than the V5+ sum is to 5
-        est = [_closest_valence({v: float(x[k]) for v, x in bvs.items()}) for k in range(len(v_idx))]
-        formal = valence[v_idx].tolist() if set(valence[v_idx]) <= {4, 5} else None
-        bond_valence["V"] = BondValence(
-            "V", v_idx.tolist(), {v: x.tolist() for v, x in bvs.items()}, est, formal, bvs_cutoff_A, source
-        )
+        bond_valence["V"] = _vanadium_bond_valence(bvs_acc, len(frames), v_idx, valence, bvs_cutoff_A, source)
     return NetworkResult(
         cutoffs_A={f"{a}-{bb}": v for (a, bb), v in cutoffs.items() if bb == "O"},
         coordination=coordination,

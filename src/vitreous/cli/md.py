@@ -10,6 +10,8 @@ import typer
 from vitreous.cli.common import console, handle_errors
 from vitreous.engines import ENGINES
 from vitreous.potentials.classical import COULOMB_METHODS
+from vitreous.protocols import MELT_QUENCH_DEFAULTS as _MQ
+from vitreous.protocols import TG_COOLING_DEFAULTS as _TG
 
 _STRUCT = typer.Argument(help="Structure file (extxyz with valence, LAMMPS data, CIF, POSCAR, ...)")
 _POT = typer.Option("--potential", "-p", help="Force field name (bmp, pmmcs, pmmcs+bmp-v) or TOML file")
@@ -53,13 +55,17 @@ def melt_quench(
     output: Annotated[Path, _OUT],
     potential: Annotated[str, _POT] = "bmp",
     protocol: Annotated[Path | None, typer.Option("--protocol", help="Protocol TOML file")] = None,
-    t_melt_K: Annotated[float, typer.Option("--t-melt-K", help="Melt temperature (K)")] = 3000.0,
-    hold_ps: Annotated[float, typer.Option("--hold-ps", help="Hold at the melt (ps)")] = 10.0,
-    quench_rate_K_per_ps: Annotated[float, typer.Option("--quench-rate-K-per-ps", help="Cooling rate (K/ps)")] = 100.0,
-    t_final_K: Annotated[float, typer.Option("--t-final-K", help="Final temperature (K)")] = 300.0,
-    anneal_ps: Annotated[float, typer.Option("--anneal-ps", help="Hold at the final temperature (ps)")] = 5.0,
+    t_melt_K: Annotated[float, typer.Option("--t-melt-K", help="Melt temperature (K)")] = _MQ["t_melt_K"],
+    hold_ps: Annotated[float, typer.Option("--hold-ps", help="Hold at the melt (ps)")] = _MQ["hold_ps"],
+    quench_rate_K_per_ps: Annotated[float, typer.Option("--quench-rate-K-per-ps", help="Cooling rate (K/ps)")] = _MQ[
+        "quench_rate_K_per_ps"
+    ],
+    t_final_K: Annotated[float, typer.Option("--t-final-K", help="Final temperature (K)")] = _MQ["t_final_K"],
+    anneal_ps: Annotated[float, typer.Option("--anneal-ps", help="Hold at the final temperature (ps)")] = _MQ[
+        "anneal_ps"
+    ],
     ensemble: Annotated[str, typer.Option(help="nvt (fixed density) or npt")] = "nvt",
-    timestep_fs: Annotated[float, typer.Option("--timestep-fs", help="Time step (fs)")] = 1.0,
+    timestep_fs: Annotated[float, typer.Option("--timestep-fs", help="Time step (fs)")] = _MQ["timestep_fs"],
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
     coulomb: Annotated[str, _COUL] = "pppm",
     threads: Annotated[int | None, _THREADS] = None,
@@ -149,12 +155,16 @@ def tg_cooling(
     structure: Annotated[Path, _STRUCT],
     output: Annotated[Path, _OUT],
     potential: Annotated[str, _POT] = "bmp",
-    t_high_K: Annotated[float, typer.Option("--t-high-K", help="Start of the cooling (K)")] = 2000.0,
-    t_low_K: Annotated[float, typer.Option("--t-low-K", help="End of the cooling (K)")] = 500.0,
-    cooling_rate_K_per_ps: Annotated[float, typer.Option("--cooling-rate-K-per-ps", help="Rate (K/ps)")] = 50.0,
-    equilibrate_ps: Annotated[float, typer.Option("--equilibrate-ps", help="NPT hold at t_high (ps)")] = 2.0,
-    pressure_GPa: Annotated[float, typer.Option("--pressure-GPa", help="Pressure (GPa)")] = 1e-4,
-    timestep_fs: Annotated[float, typer.Option("--timestep-fs", help="Time step (fs)")] = 1.0,
+    t_high_K: Annotated[float, typer.Option("--t-high-K", help="Start of the cooling (K)")] = _TG["t_high_K"],
+    t_low_K: Annotated[float, typer.Option("--t-low-K", help="End of the cooling (K)")] = _TG["t_low_K"],
+    cooling_rate_K_per_ps: Annotated[float, typer.Option("--cooling-rate-K-per-ps", help="Rate (K/ps)")] = _TG[
+        "cooling_rate_K_per_ps"
+    ],
+    equilibrate_ps: Annotated[float, typer.Option("--equilibrate-ps", help="NPT hold at t_high (ps)")] = _TG[
+        "equilibrate_ps"
+    ],
+    pressure_GPa: Annotated[float, typer.Option("--pressure-GPa", help="Pressure (GPa)")] = _TG["pressure_GPa"],
+    timestep_fs: Annotated[float, typer.Option("--timestep-fs", help="Time step (fs)")] = _TG["timestep_fs"],
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
     coulomb: Annotated[str, _COUL] = "pppm",
     threads: Annotated[int | None, _THREADS] = None,

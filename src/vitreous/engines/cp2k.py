@@ -28,7 +28,6 @@ from typing import Any, Literal
 
 import numpy as np
 from ase import Atoms
-from ase.units import Bohr, Hartree
 
 from vitreous.engines.cp2k_parse import SCF_LINE
 from vitreous.errors import EngineError
@@ -701,16 +700,6 @@ class CP2KRun:
                     msg = "energy " + line.split(":")[-1].strip() + " Ha"
                 if msg:
                     (progress if callable(progress) else print)(msg)
-
-    @staticmethod
-    def energy_unit_eV() -> float:
-        """Hartree in eV (ASE's CODATA value)."""
-        return Hartree
-
-    @staticmethod
-    def bohr_A() -> float:
-        """Bohr in Å."""
-        return Bohr
 
 
 def melt_quench_segments(

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from vitreous.errors import StudyError
+from vitreous.protocols import MELT_QUENCH_DEFAULTS as _MQ
+from vitreous.protocols import TG_COOLING_DEFAULTS as _TG
 
 __all__ = ["StudySpec", "builtin_study", "load_study"]
 
@@ -42,15 +44,15 @@ def _num(table: dict[str, Any], key: str, where: str, default: float | None = No
 class MeltQuenchSpec:
     """Melt–quench schedule (see :func:`vitreous.protocols.melt_quench`)."""
 
-    t_melt_K: float = 3000.0
-    hold_ps: float = 10.0
-    quench_rate_K_per_ps: float = 100.0
-    t_final_K: float = 300.0
-    anneal_ps: float = 5.0
-    relax_ps: float = 2.0
-    ensemble: str = "nvt"
-    timestep_fs: float = 1.0
-    trajectory_every: int = 100
+    t_melt_K: float = _MQ["t_melt_K"]
+    hold_ps: float = _MQ["hold_ps"]
+    quench_rate_K_per_ps: float = _MQ["quench_rate_K_per_ps"]
+    t_final_K: float = _MQ["t_final_K"]
+    anneal_ps: float = _MQ["anneal_ps"]
+    relax_ps: float = _MQ["relax_ps"]
+    ensemble: str = _MQ["ensemble"]
+    timestep_fs: float = _MQ["timestep_fs"]
+    trajectory_every: int = _MQ["trajectory_every"]
 
 
 @dataclass(frozen=True)
@@ -59,12 +61,12 @@ class TgScanSpec:
     enthalpy averaged in ``window_K`` windows of the ramp; the headline Tg is the enthalpy's
     (the quantity DSC measures), the volume's is reported beside it."""
 
-    t_high_K: float = 2000.0
-    t_low_K: float = 500.0
-    cooling_rate_K_per_ps: float = 50.0
-    equilibrate_ps: float = 2.0
+    t_high_K: float = _TG["t_high_K"]
+    t_low_K: float = _TG["t_low_K"]
+    cooling_rate_K_per_ps: float = _TG["cooling_rate_K_per_ps"]
+    equilibrate_ps: float = _TG["equilibrate_ps"]
     window_K: float = 25.0
-    pressure_GPa: float = 1e-4
+    pressure_GPa: float = _TG["pressure_GPa"]
     timestep_fs: float = 1.0
 
 
