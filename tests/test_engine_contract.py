@@ -255,3 +255,25 @@ def test_unknown_engine_and_unsupported_stage(relaxed_nvp28, tmp_path):
     with pytest.raises(EngineError, match="no NPT temperature ramp"):
         classical_md(relaxed_nvp28, ff, ramp, tmp_path / "r", 1, DSF, "ase").run(progress=False)
     assert os.path.isdir(tmp_path / "r")
+
+
+def test_a_calculator_without_stress_reports_no_pressure(relaxed_nvp28, tmp_path):
+    """A calculator that gives no stress: NVT runs, and its pressure is written as unknown
+    (NaN), not as the kinetic part alone; NPT is refused with a clear error."""
+    from vitreous.engines.ase_md import AseBackend
+    from vitreous.engines.driver import MDRun
+    from vitreous.engines.lammps_calculator import LammpsCalculator
+
+    class NoStress(LammpsCalculator):
+        implemented_properties = ("energy", "free_energy", "forces")
+
+    ff = load_forcefield("pmmcs+bmp-v")
+    nvt = Protocol("p", (Stage("a", "nvt", 40, t_start_K=600.0, thermo_every=10, checkpoint_every=40),))
+    calc = NoStress(ff, Coulomb("dsf"), workdir=tmp_path / "calc")
+    res = MDRun(relaxed_nvp28, AseBackend(calc), nvt, tmp_path / "nvt", 1, ff.name).run(progress=False)
+    with H5MDTrajectory(res.trajectory) as traj:
+        obs = traj.observables()
+    assert np.all(np.isnan(obs["pressure"])) and np.all(np.isfinite(obs["temperature"]))
+    npt = Protocol("q", (Stage("a", "npt", 20, t_start_K=600.0, pressure_GPa=0.0, checkpoint_every=20),))
+    with pytest.raises(EngineError, match="needs the stress"):
+        MDRun(relaxed_nvp28, AseBackend(calc), npt, tmp_path / "npt", 1, ff.name).run(progress=False)

@@ -201,28 +201,25 @@ def bomd(
     """BOMD on the vitreous MD driver with CP2K forces: any protocol (default the ordinary
     melt–quench recipe, i.e. f-BOMD), H5MD output, checkpoints (rerun to resume) and the
     same failure checks as classical MD."""
-    from vitreous.cli.md import _report
+    from vitreous.cli.md import _protocol_or_melt_quench, _report
     from vitreous.engines.factory import dft_md
-    from vitreous.protocols import Protocol
-    from vitreous.protocols import melt_quench as recipe
     from vitreous.units import FS_TO_PS
 
     atoms, s = _common(structure, settings, False)
-    if protocol is not None:
-        proto = Protocol.from_toml(protocol)
-    else:
-        proto = recipe(
-            t_melt_K,
-            hold_ps,
-            quench_rate_K_per_ps,
-            t_final_K,
-            anneal_ps,
-            timestep_fs=timestep_fs,
-            relax_ps=10 * timestep_fs * FS_TO_PS,
-            trajectory_every=1,
-            thermo_every=1,
-            checkpoint_every=10,
-        )
+    # DFT steps are expensive: every step is written and checkpoints come every 10 steps
+    proto = _protocol_or_melt_quench(
+        protocol,
+        t_melt_K,
+        hold_ps,
+        quench_rate_K_per_ps,
+        t_final_K,
+        anneal_ps,
+        timestep_fs=timestep_fs,
+        relax_ps=10 * timestep_fs * FS_TO_PS,
+        trajectory_every=1,
+        thermo_every=1,
+        checkpoint_every=10,
+    )
     _report(dft_md(atoms, s, proto, output, seed, ranks, threads).run())
 
 

@@ -30,6 +30,14 @@ def _settings(coulomb: str, threads: int | None):
     return LammpsSettings(threads=threads, coulomb=Coulomb(method=coulomb))  # type: ignore[arg-type]
 
 
+def _protocol_or_melt_quench(protocol: Path | None, *args, **kwargs):
+    """The protocol TOML when given, else :func:`vitreous.protocols.melt_quench` of the
+    options (shared by ``vitreous melt-quench`` and ``vitreous dft bomd``)."""
+    from vitreous.protocols import Protocol, melt_quench
+
+    return Protocol.from_toml(protocol) if protocol is not None else melt_quench(*args, **kwargs)
+
+
 def _report(result) -> None:
     s = result.summary
     f = s["final"]
@@ -75,23 +83,12 @@ def melt_quench(
     from vitreous.engines.factory import classical_md
     from vitreous.io import read_structure
     from vitreous.potentials import load_forcefield
-    from vitreous.protocols import Protocol
-    from vitreous.protocols import melt_quench as recipe
 
     atoms = read_structure(structure)
     ff = load_forcefield(potential)
-    if protocol is not None:
-        proto = Protocol.from_toml(protocol)
-    else:
-        proto = recipe(
-            t_melt_K,
-            hold_ps,
-            quench_rate_K_per_ps,
-            t_final_K,
-            anneal_ps,
-            ensemble,  # type: ignore[arg-type]
-            timestep_fs=timestep_fs,
-        )
+    proto = _protocol_or_melt_quench(
+        protocol, t_melt_K, hold_ps, quench_rate_K_per_ps, t_final_K, anneal_ps, ensemble, timestep_fs=timestep_fs
+    )
     result = classical_md(atoms, ff, proto, output, seed, _settings(coulomb, threads), engine).run()  # type: ignore[arg-type]
     _report(result)
 

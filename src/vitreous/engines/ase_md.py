@@ -163,6 +163,8 @@ class AseBackend(Backend):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # fixcm is deprecated in ASE but is what we want
                 dyn = Langevin(self.atoms, dt, temperature_K=t0, friction=1.0 / tdamp, fixcm=True, rng=rng)
+        elif stage.ensemble == "npt" and "stress" not in getattr(self.calculator, "implemented_properties", ()):
+            raise EngineError(f"stage '{stage.name}': NPT needs the stress, which this calculator does not give")
         elif stage.ensemble == "npt" and stage.thermostat != "csvr":
             if stage.t_end_K != stage.t_start_K:
                 raise EngineError(
@@ -255,8 +257,13 @@ class AseBackend(Backend):
         try:
             stress = a.get_stress(voigt=True, include_ideal_gas=False)
             pressure_ev_a3 -= float(stress[:3].sum()) / 3.0
-        except Exception:
-            pressure_ev_a3 = float("nan") if self._stage.ensemble == "npt" else pressure_ev_a3
+        except Exception:  # a calculator without stress: the pressure is unknown, and said so (NaN)
+            if self._stage.ensemble == "npt":
+                raise EngineError(
+                    f"stage '{self._stage.name}': NPT needs the stress, which this calculator does not give"
+                ) from None
+            self.pressure_known = False
+            pressure_ev_a3 = float("nan")
         return {
             "temperature": temperature,
             "pressure": pressure_ev_a3 * EV_PER_A3_TO_GPA,

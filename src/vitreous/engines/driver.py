@@ -116,6 +116,8 @@ class Backend(ABC):
 
     #: engine name written into summaries and trajectory metadata
     name: str = ""
+    #: False when the engine cannot compute the pressure (then reported as NaN, not checked)
+    pressure_known: bool = True
 
     @property
     def is_root(self) -> bool:
@@ -271,7 +273,8 @@ class MDRun:
         where = f"stage '{stage.name}' at step {step}"
         if round(thermo["atoms"]) != len(self.atoms):
             raise EngineError(f"atoms lost in {where}: {thermo['atoms']:.0f} of {len(self.atoms)} remain")
-        if not all(math.isfinite(thermo[k]) for k in ("temperature", "potential_energy", "pressure")):
+        checked = ("temperature", "potential_energy") + (("pressure",) if self.backend.pressure_known else ())
+        if not all(math.isfinite(thermo[k]) for k in checked):
             raise EngineError(f"non-finite energy or temperature in {where}", hint="lower the timestep")
         if stage.ensemble == "limit":
             # this stage absorbs the overlap energy of a random start: its transient
