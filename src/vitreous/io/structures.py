@@ -117,7 +117,7 @@ def write_lammps_data(
         f"0.0 {yhi:.10f} ylo yhi",
         f"0.0 {zhi:.10f} zlo zhi",
     ]
-    if prism.is_skewed():
+    if prism.is_skewed() or any(t != 0.0 for t in (xy, xz, yz)):  # is_skewed ignores tilts below 1e-8·L-ish
         lines.append(f"{xy:.10f} {xz:.10f} {yz:.10f} xy xz yz")
     lines += ["", "Masses", ""]
     lines += [f"{i + 1} {s.mass_amu:.6f} # {lab}" for i, (s, lab) in enumerate(zip(found, labels, strict=True))]

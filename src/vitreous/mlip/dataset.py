@@ -25,7 +25,18 @@ from ase import Atoms
 
 from vitreous.errors import AnalysisError, InputFileError
 
-__all__ = ["descriptor", "error_metrics", "label_frames", "read_dataset", "select_frames", "split", "write_dataset"]
+__all__ = [
+    "TEACHERS",
+    "descriptor",
+    "error_metrics",
+    "label_frames",
+    "read_dataset",
+    "select_diverse",
+    "select_frames",
+    "split",
+    "teacher_calculator",
+    "write_dataset",
+]
 
 DESCRIPTOR_R_MAX_A = 6.0
 DESCRIPTOR_BIN_A = 0.1
@@ -83,12 +94,17 @@ def select_frames(
     list of ase.Atoms
         Copies with ``info`` keys ``source`` (``path#frame``) and ``temperature_K``.
     """
-    from vitreous.io.trajectory import open_trajectory
-
     if n_frames <= 0:
         raise AnalysisError(f"n_frames must be positive, got {n_frames}")
     if not trajectories:
         raise InputFileError("no trajectories given")
+    return select_diverse(_frames_of(trajectories), n_frames, seed, temperature_bin_K)
+
+
+def _frames_of(trajectories: Sequence[str | os.PathLike]) -> list[Atoms]:
+    """Every frame of the trajectories, wrapped, with ``source`` and ``temperature_K``."""
+    from vitreous.io.trajectory import open_trajectory
+
     pool: list[Atoms] = []
     for path in trajectories:
         with open_trajectory(path) as traj:
@@ -105,9 +121,22 @@ def select_frames(
                 pool.append(a)
     if not pool:
         raise InputFileError("the trajectories hold no frames")
+    return pool
+
+
+def select_diverse(
+    pool: Sequence[Atoms], n_frames: int, seed: int = 0, temperature_bin_K: float = 200.0
+) -> list[Atoms]:
+    """Choose ``n_frames`` of ``pool``: equal shares per ``temperature_bin_K`` bin of
+    ``info['temperature_K']`` (one group where unknown), farthest-point sampling on
+    :func:`descriptor` within each. Returns copies in pool order."""
+    if n_frames <= 0:
+        raise AnalysisError(f"n_frames must be positive, got {n_frames}")
+    if not pool:
+        raise AnalysisError("no frames to choose from")
     x = np.array([descriptor(a) for a in pool])
     x = x / np.maximum(x.std(axis=0), 1e-12)
-    t = np.array([a.info["temperature_K"] for a in pool])
+    t = np.array([float(a.info.get("temperature_K", np.nan)) for a in pool])
     groups = np.where(np.isfinite(t), np.floor(np.nan_to_num(t) / temperature_bin_K), -1).astype(int)
     rng = np.random.default_rng(seed)
     keys = sorted(set(groups.tolist()))
@@ -139,6 +168,40 @@ def split(
     return tuple([frames[int(k)] for k in p] for p in parts)  # type: ignore[return-value]
 
 
+#: universal MLIPs whose weights ship inside their wheels (usable offline), as teachers
+TEACHERS = {
+    "chgnet": "CHGNet 0.3 (chgnet package; trained on MPtrj, PBE/PBE+U)",
+    "7net-0": "SevenNet-0 (sevenn package; MPtrj, PBE/PBE+U)",
+    "7net-mf-0": "SevenNet-MF-0, r2SCAN fidelity (sevenn package)",
+    "7net-l3i5": "SevenNet-l3i5 (sevenn package; MPtrj)",
+}
+
+
+def teacher_calculator(name: str, threads: int = 1) -> Any:
+    """ASE calculator of a universal MLIP teacher (:data:`TEACHERS`). Its labels are the
+    teacher's, never DFT: every frame it labels says ``reference = teacher:<name>``."""
+    if name not in TEACHERS:
+        raise AnalysisError(f"unknown teacher '{name}'", hint=f"one of {', '.join(TEACHERS)}")
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+        if name == "chgnet":
+            from chgnet.model.dynamics import CHGNetCalculator
+
+            return CHGNetCalculator(use_device="cpu", check_cuda_mem=False)
+        from sevenn.calculator import SevenNetCalculator
+
+        if name == "7net-mf-0":
+            return SevenNetCalculator(name, modal="R2SCAN", device="cpu")
+        return SevenNetCalculator(name, device="cpu")
+    except ImportError as exc:
+        raise AnalysisError(
+            f"teacher '{name}' needs its package ({exc.name})",
+            hint="pip install 'vitreous[teacher]' (CHGNet) or sevenn in an environment without MACE",
+        ) from None
+
+
 def label_frames(frames: Sequence[Atoms], reference: str, workdir: str | os.PathLike, **options: Any) -> list[Atoms]:
     """Energy, forces, stress and virial of each frame from a named reference.
 
@@ -147,7 +210,9 @@ def label_frames(frames: Sequence[Atoms], reference: str, workdir: str | os.Path
     reference : str
         ``classical:<force field>`` (in-process LAMMPS; options ``coulomb``, ``threads``) or
         ``cp2k:<preset>`` (DFT through a CP2K shell; options ``ranks``, ``threads``).
-        ``teacher:<model>`` (a universal MLIP) needs its package and weights installed.
+        ``teacher:<model>`` (a universal MLIP of :data:`TEACHERS`; its package installed).
+    progress : callable, optional
+        (Keyword option) called with (done, total) after every frame.
     workdir : path
         Folder for the engines' files.
 
@@ -175,15 +240,15 @@ def label_frames(frames: Sequence[Atoms], reference: str, workdir: str | os.Path
 
         calc = CP2KCalculator(load_dft_settings(name), workdir, options.get("ranks", 1), options.get("threads", 1))
     elif kind == "teacher":
-        raise AnalysisError(
-            f"teacher '{name}' is not available here",
-            hint="install its package with weights that ship in the wheel (see shared/reference/dependencies.md)",
-        )
+        calc = teacher_calculator(name, options.get("threads", 1))
     else:
         raise AnalysisError(f"unknown reference kind '{kind}'", hint="classical, cp2k or teacher")
+    if not frames:
+        raise AnalysisError("no frames to label")
+    progress = options.get("progress")
     out = []
     try:
-        for a in frames:
+        for k, a in enumerate(frames):
             b = a.copy()
             b.calc = calc
             energy = float(b.get_potential_energy())
@@ -200,6 +265,8 @@ def label_frames(frames: Sequence[Atoms], reference: str, workdir: str | os.Path
             )
             b.arrays["forces"] = forces
             out.append(b)
+            if progress is not None:
+                progress(k + 1, len(frames))
     finally:
         close = getattr(calc, "close", None)
         if callable(close):
@@ -227,7 +294,14 @@ def read_dataset(path: str | os.PathLike) -> list[Atoms]:
     path = Path(path)
     if not path.is_file():
         raise InputFileError(f"cannot read {path}: no such file")
-    frames = read(path, index=":", format="extxyz")
+    if path.stat().st_size == 0:
+        raise InputFileError(f"{path} holds no frames", hint="an empty data set")
+    try:
+        frames = read(path, index=":", format="extxyz")
+    except Exception as exc:
+        raise InputFileError(f"cannot read {path} as extxyz: {exc}") from None
+    if not frames:
+        raise InputFileError(f"{path} holds no frames", hint="an empty data set")
     for a in frames:  # ASE moves energy/forces/stress into a SinglePointCalculator on reading
         results = dict(a.calc.results) if a.calc is not None else {}
         a.calc = None
