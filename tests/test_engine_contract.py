@@ -277,3 +277,29 @@ def test_a_calculator_without_stress_reports_no_pressure(relaxed_nvp28, tmp_path
     npt = Protocol("q", (Stage("a", "npt", 20, t_start_K=600.0, pressure_GPa=0.0, checkpoint_every=20),))
     with pytest.raises(EngineError, match="needs the stress"):
         MDRun(relaxed_nvp28, AseBackend(calc), npt, tmp_path / "npt", 1, ff.name).run(progress=False)
+
+
+@pytest.mark.parametrize("name", ["bmp", "pmmcs+bmp-v"])
+def test_lammps_calculator_stress_is_the_strain_derivative(relaxed_nvp28, tmp_path, name):
+    """σ_ij = (1/V) ∂E/∂ε_ij by central differences, off-diagonals included (the stress once
+    came back as zeros, and a tilt below ASE's skew tolerance was dropped from the data file:
+    h = 1e-4 tilts by ~2e-3 Å, below that tolerance). LAMMPS energies carry ~1e-7 eV of
+    summation-order noise between boxes, hence 0.5 %."""
+    from vitreous.engines.lammps_calculator import LammpsCalculator
+
+    calc = LammpsCalculator(load_forcefield(name), Coulomb("dsf"), workdir=tmp_path)
+    a = relaxed_nvp28.copy()
+    a.calc = calc
+    s = a.get_stress(voigt=False)
+    assert np.abs(s).max() > 1e-4  # not the zeros of the old bug
+    h, v = 1e-4, a.get_volume()
+    for i, j in ((0, 0), (1, 1), (0, 1), (0, 2), (1, 2)):
+        es = []
+        for sign in (1, -1):
+            b = relaxed_nvp28.copy()
+            b.calc = calc
+            eps = np.eye(3)
+            eps[i, j] += sign * h
+            b.set_cell(b.cell.array @ eps, scale_atoms=True)
+            es.append(b.get_potential_energy())
+        assert s[i, j] == pytest.approx((es[0] - es[1]) / (2 * h) / v, rel=5e-3, abs=2e-6), (i, j)
