@@ -136,6 +136,8 @@ class MACEConfig:
         Learning rate.
     energy_weight, forces_weight, stress_weight : float
         Loss weights (``--loss stress``).
+    ema_decay : float
+        Exponential moving average of the weights (0: off); steadies the energy error.
     device : str
         ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
     """
@@ -149,6 +151,7 @@ class MACEConfig:
     energy_weight: float = 1.0
     forces_weight: float = 10.0
     stress_weight: float = 1.0
+    ema_decay: float = 0.99
     device: str = "auto"
 
 
@@ -407,6 +410,7 @@ def _fit_mace(
         "--default_dtype=float64",
         f"--seed={seed}",
         "--restart_latest",
+        *(["--ema", f"--ema_decay={cfg.ema_decay}"] if cfg.ema_decay > 0 else []),
         "--eval_interval=1",
     ]
     (work / "command.txt").write_text(" ".join(args) + "\n")
