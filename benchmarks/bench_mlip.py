@@ -51,6 +51,19 @@ def dataset(out: Path) -> Path:
     return path
 
 
+def equilibrated(n_atoms: int, out: Path):
+    """A relaxed NVP28 model after 2 ps more of BMP NVT at 1000 K: inside the temperature
+    range of the training cells (a 0.6 ps relaxation from a random start is not: its energy
+    sits 0.25 eV/atom above them, measured, and the models are not made for it)."""
+    from vitreous.engines.lammps import LammpsMD, LammpsSettings
+    from vitreous.potentials import load_forcefield
+
+    proto = Protocol("eq", (Stage("nvt", "nvt", 2000, t_start_K=1000.0, checkpoint_every=2000),))
+    settings = LammpsSettings(coulomb=Coulomb("dsf"), threads=1)
+    run = LammpsMD(relaxed_nvp28(n_atoms, seed=3), load_forcefield("bmp"), proto, out / f"eq_{n_atoms}", 3, settings)
+    return run.run(progress=False).final_atoms
+
+
 def md_speed(model, atoms, steps: int, run_dir: Path) -> float:
     proto = Protocol(
         "speed", (Stage("nvt", "nvt", steps, t_start_K=1000.0, thermo_every=steps, checkpoint_every=steps),)
@@ -70,7 +83,7 @@ def main() -> None:
     out = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(tempfile.mkdtemp(prefix="vitreous-bench-mlip-"))
     out.mkdir(parents=True, exist_ok=True)
     frames = read_dataset(dataset(out))
-    small, large = relaxed_nvp28(406, seed=3), relaxed_nvp28(3240, seed=3)
+    small, large = equilibrated(406, out), equilibrated(3240, out)
     rows = {}
     for kind in kinds:
         folder = out / f"model_{kind}"

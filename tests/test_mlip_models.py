@@ -195,6 +195,41 @@ def test_mlip_md_resumes_after_kill_9(pod_model, tmp_path, engine):
     assert json.loads((run / "summary.json").read_text())["resumed"] is True
 
 
+def test_core_repulsion_adds_exactly_its_wall_below_the_training_range(pod_model, tmp_path):
+    """The POD core term: k (r_c − r)³ for every pair nearer than 0.85 × its shortest training
+    distance, nothing elsewhere (so the fit itself is untouched)."""
+    import copy
+
+    from vitreous.mlip.models import CORE_FRACTION, CORE_REPULSION_K_EV_A3, MLIPModel
+
+    a = read_dataset(pod_model.path / "train.extxyz")[0]
+    sym = a.get_chemical_symbols()
+    o = [k for k, s in enumerate(sym) if s == "O"]
+    r_min = pod_model.card["pair_min_distance_A"]["O-O"]
+    b = a.copy()
+    b.positions[o[1]] = b.positions[o[0]] + [0.80 * r_min, 0.0, 0.0]  # inside the wall, above the stop
+    bare = MLIPModel(pod_model.path, {k: v for k, v in copy.deepcopy(pod_model.card).items() if k != "core_repulsion"})
+    energies = []
+    for model in (pod_model, bare):
+        b.calc = model.calculator(workdir=tmp_path / model.kind / str(len(energies)))
+        energies.append(b.get_potential_energy())
+    from vesin import NeighborList
+
+    i, j, d = NeighborList(cutoff=3.0, full_list=False).compute(
+        points=b.positions, box=b.cell.array, periodic=True, quantities="ijd"
+    )
+    expected = 0.0
+    for x, y, r in zip(i, j, d, strict=True):
+        r_c = CORE_FRACTION * pod_model.card["pair_min_distance_A"]["-".join(sorted((sym[x], sym[y])))]
+        expected += CORE_REPULSION_K_EV_A3 * max(r_c - r, 0.0) ** 3
+    assert expected > 0.01
+    assert energies[0] - energies[1] == pytest.approx(expected, rel=1e-3)
+    a.calc = pod_model.calculator(workdir=tmp_path / "train")
+    e_with = a.get_potential_energy()
+    a.calc = bare.calculator(workdir=tmp_path / "train-bare")
+    assert a.get_potential_energy() == pytest.approx(e_with, abs=1e-9)  # a training frame: no wall
+
+
 def test_close_contact_and_unseen_species_stop_before_harm(pod_model, tmp_path):
     from vitreous.engines.factory import mlip_md
 
