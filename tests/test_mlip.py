@@ -109,7 +109,7 @@ def test_bad_references_and_files(liquid_nvp28, tmp_path):
     for ref, fragment in (
         ("bmp", "cannot read reference"),
         ("gap:x", "unknown reference kind"),
-        ("teacher:sevennet", "not available"),
+        ("teacher:sevennet", "unknown teacher"),
         ("classical:nope", "unknown force field"),
     ):
         with pytest.raises(Exception, match=fragment):
@@ -123,3 +123,22 @@ def test_bad_references_and_files(liquid_nvp28, tmp_path):
         read_dataset(tmp_path / "bare.extxyz")
     with pytest.raises(AnalysisError, match="empty"):
         write_dataset([], tmp_path / "x.extxyz")
+    with pytest.raises(AnalysisError, match="no frames"):
+        label_frames([], "classical:bmp", tmp_path)
+
+
+def test_teacher_labels_name_the_teacher_or_say_what_is_missing(liquid_nvp28, tmp_path, monkeypatch):
+    """A teacher labels with its own name in every frame (never passed off as DFT); without
+    its package the error says which package."""
+    import importlib.util
+    import sys
+
+    frames = select_frames([liquid_nvp28], 1, seed=8)
+    if importlib.util.find_spec("chgnet") is not None:
+        labelled = label_frames(frames, "teacher:chgnet", tmp_path)
+        assert labelled[0].info["reference"] == "teacher:chgnet"
+        assert np.isfinite(labelled[0].info["energy"]) and np.abs(labelled[0].arrays["forces"]).max() > 0
+    for name in [m for m in sys.modules if m == "chgnet" or m.startswith("chgnet.")] + ["chgnet"]:
+        monkeypatch.setitem(sys.modules, name, None)  # as if not installed
+    with pytest.raises(AnalysisError, match="needs its package"):
+        label_frames(frames, "teacher:chgnet", tmp_path)
