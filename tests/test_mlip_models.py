@@ -366,7 +366,9 @@ def test_gap_trains_and_runs_on_the_ase_backend(labelled_set, tmp_path):
 @pytest.mark.skipif(importlib.util.find_spec("mace") is None, reason="MACE is the optional extra vitreous[mace]")
 def test_mace_trains_and_runs_on_the_ase_backend(labelled_set, tmp_path):
     frames = read_dataset(labelled_set)
-    model = train_model(frames, tmp_path / "mace", "mace", MACEConfig(max_num_epochs=80, num_channels=8), seed=3)
+    model = train_model(
+        frames, tmp_path / "mace", "mace", MACEConfig(max_num_epochs=80, num_channels=8, energy_weight=10.0), seed=3
+    )
     _check_trained(model)
     from vitreous.engines.factory import mlip_md
 
