@@ -245,24 +245,33 @@ def label_frames(frames: Sequence[Atoms], reference: str, workdir: str | os.Path
         raise AnalysisError(f"unknown reference kind '{kind}'", hint="classical, cp2k or teacher")
     if not frames:
         raise AnalysisError("no frames to label")
-    progress = options.get("progress")
+    return evaluate_with(frames, calc, reference, options.get("progress"))
+
+
+def evaluate_with(
+    frames: Sequence[Atoms],
+    calc: Any,
+    reference: str,
+    progress: Any = None,
+    keep_info: Sequence[str] | None = None,
+) -> list[Atoms]:
+    """Copies of ``frames`` with energy (eV), forces (eV/Å), stress (eV/Å³) and virial (eV,
+    W = −σV) from ``calc`` and ``info['reference'] = reference``; the calculator is closed
+    afterwards. With ``keep_info`` only those ``info`` keys survive. ``progress(done, total)``
+    after every frame."""
     out = []
     try:
         for k, a in enumerate(frames):
             b = a.copy()
             b.calc = calc
             energy = float(b.get_potential_energy())
-            forces = b.get_forces().copy()
-            stress = b.get_stress(voigt=False).copy()
+            forces = np.array(b.get_forces())
+            stress = np.array(b.get_stress(voigt=False))
             b.calc = None
-            b.info.update(
-                {
-                    "energy": energy,
-                    "stress": stress,
-                    "virial": -stress * b.get_volume(),
-                    "reference": reference,
-                }
-            )
+            if keep_info is not None:
+                b.info = {key: v for key, v in a.info.items() if key in keep_info}
+            virial = -stress * b.get_volume()
+            b.info.update({"energy": energy, "stress": stress, "virial": virial, "reference": reference})
             b.arrays["forces"] = forces
             out.append(b)
             if progress is not None:

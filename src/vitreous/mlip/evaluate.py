@@ -18,7 +18,7 @@ import numpy as np
 from ase import Atoms
 
 from vitreous.errors import AnalysisError
-from vitreous.mlip.dataset import error_metrics, write_dataset
+from vitreous.mlip.dataset import error_metrics, evaluate_with, write_dataset
 from vitreous.mlip.models import MLIPModel
 
 __all__ = ["STUDY_GAP_TEST", "metrics_by_temperature", "parity_plot", "predict", "test_model"]
@@ -45,34 +45,7 @@ def predict(
     for a in frames:
         model.check_covers(species_list(a.copy()))
     calc = model.calculator(threads=threads)
-    out = []
-    try:
-        for k, a in enumerate(frames):
-            b = Atoms(a.numbers, a.positions, cell=a.cell, pbc=a.pbc)
-            for key in ("valence",):
-                if key in a.arrays:
-                    b.arrays[key] = a.arrays[key].copy()
-            b.calc = calc
-            energy = float(b.get_potential_energy())
-            forces = np.array(b.get_forces())
-            stress = np.array(b.get_stress(voigt=False))
-            b.calc = None
-            b.info = {
-                **{k2: v for k2, v in a.info.items() if k2 in ("source", "temperature_K")},
-                "energy": energy,
-                "stress": stress,
-                "virial": -stress * b.get_volume(),
-                "reference": model.name,
-            }
-            b.arrays["forces"] = forces
-            out.append(b)
-            if progress is not None:
-                progress(k + 1, len(frames))
-    finally:
-        close = getattr(calc, "close", None)
-        if callable(close):
-            close()
-    return out
+    return evaluate_with(frames, calc, model.name, progress, keep_info=("source", "temperature_K"))
 
 
 def metrics_by_temperature(reference: Sequence[Atoms], predicted: Sequence[Atoms]) -> dict[str, dict[str, Any]]:
