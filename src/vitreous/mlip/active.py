@@ -7,7 +7,8 @@ of the first member at each temperature → for every explored frame, the commit
 deviation σ_F = max over atoms of |std over members of the force vector| → frames with
 σ_F in the trust window [lo, hi) are candidates (below: nothing to learn; above: too far
 from the data to label usefully) → label up to N diverse candidates with the reference → add
-them and go on. Stops when the candidate fraction falls below ``stop_fraction`` or the
+them and go on. Stops when fewer than ``stop_fraction`` of the explored frames lie outside
+the accurate region (σ_F < lo; DP-GEN's "accurate ratio" criterion), or when the
 iteration budget is spent.
 
 Every iteration lives in ``it_<k>/`` and ends with ``iteration.json``; a finished iteration
@@ -32,7 +33,14 @@ from ase import Atoms
 from vitreous.errors import AnalysisError, VitreousError
 from vitreous.mlip.dataset import label_frames, read_dataset, select_diverse, write_dataset
 
-__all__ = ["ActiveLearningConfig", "committee_deviation", "run_active_learning"]
+__all__ = [
+    "ActiveLearningConfig",
+    "check_initial",
+    "committee_deviation",
+    "explore_iteration",
+    "run_active_learning",
+    "train_committee",
+]
 
 
 @dataclass
@@ -59,10 +67,15 @@ class ActiveLearningConfig:
         Exploration time step.
     candidates_per_iteration : int
         Most frames labelled per iteration.
+    explore_quench : bool
+        Also explore a quench: one NVT run per iteration ramping from the highest to the
+        lowest exploration temperature (melt–quench protocols visit such states).
     max_iterations : int
         Iteration budget.
     stop_fraction : float
-        Stop when fewer than this fraction of explored frames are candidates.
+        Stop when fewer than this fraction of explored frames fall outside the accurate
+        region (σ_F < ``trust_lo_eV_A``): candidates and beyond-trust frames together, so a
+        model whose explorations all run beyond the trust window does not count as converged.
     seed : int
         Seed of splits, MD and selection.
     label_options : dict
@@ -78,6 +91,7 @@ class ActiveLearningConfig:
     explore_steps: int = 1000
     explore_every: int = 50
     timestep_fs: float = 1.0
+    explore_quench: bool = True
     candidates_per_iteration: int = 20
     max_iterations: int = 4
     stop_fraction: float = 0.05
@@ -111,19 +125,23 @@ def _explore(
 
     frames: list[Atoms] = []
     failures: list[str] = []
-    for k, t in enumerate(cfg.temperatures_K):
-        start = starts[k % len(starts)]
+    runs = [(f"{t:g}K", float(t), float(t), starts[k % len(starts)]) for k, t in enumerate(cfg.temperatures_K)]
+    if cfg.explore_quench and len(set(cfg.temperatures_K)) > 1:
+        hot = int(np.argmax(cfg.temperatures_K))
+        runs.append(("quench", max(cfg.temperatures_K), min(cfg.temperatures_K), starts[hot % len(starts)]))
+    for k, (name, t, t_end, start) in enumerate(runs):
         stage = Stage(
             "explore",
             "nvt",
             cfg.explore_steps,
             timestep_fs=cfg.timestep_fs,
-            t_start_K=float(t),
+            t_start_K=t,
+            t_end_K=t_end,
             trajectory_every=cfg.explore_every,
             thermo_every=cfg.explore_every,
             checkpoint_every=cfg.explore_every,  # frames up to a failure are kept: the best candidates
         )
-        run_dir = folder / f"explore_{t:g}K"
+        run_dir = folder / f"explore_{name}"
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -132,16 +150,150 @@ def _explore(
                 )
             traj_path = result.trajectory
         except VitreousError as exc:  # a run that left the model's range: keep what it wrote
-            failures.append(f"{t:g} K: {exc.message}")
+            failures.append(f"{name}: {exc.message}")
             traj_path = run_dir / "trajectory.h5"
         if traj_path.is_file():
+            n_total = max(1, cfg.explore_steps // cfg.explore_every)
             with open_trajectory(traj_path) as traj:
                 for f in range(len(traj)):
                     a = traj[f]
                     a.wrap()
-                    a.info = {"source": f"{run_dir.name}#{f}", "temperature_K": float(t)}
+                    target = t + (t_end - t) * min(1.0, (f + 1) / n_total)  # the thermostat's target there
+                    a.info = {"source": f"{run_dir.name}#{f}", "temperature_K": round(target, -2)}
                     frames.append(a)
     return frames, failures
+
+
+def _train_member(data: Sequence[Atoms], mdir: Path, kind: str, seed: int) -> Path:
+    from vitreous.mlip.train import train_model
+
+    train_model(data, mdir, kind, seed=seed)
+    return mdir
+
+
+def train_committee(data: Sequence[Atoms], folder: Path, config: ActiveLearningConfig, iteration: int) -> list[Any]:
+    """Train (or reload, where ``model_<m>/card.json`` exists) the committee of one iteration
+    in ``folder/model_<m>``; member m's split seed is ``seed + 101·iteration + m``. Members
+    train side by side in child processes, one per core (``VITREOUS_THREADS`` cores where
+    set: a Dask worker's share)."""
+    import shutil
+    from concurrent.futures import ProcessPoolExecutor
+
+    from vitreous.mlip.models import load_model
+
+    todo = []
+    for m in range(config.committee):
+        mdir = Path(folder) / f"model_{m}"
+        if (mdir / "card.json").is_file():
+            continue
+        if mdir.exists():  # a training killed half-way: start it again
+            shutil.rmtree(mdir)
+        todo.append((mdir, config.seed + 101 * iteration + m))
+    import multiprocessing
+
+    cores = int(os.environ.get("VITREOUS_THREADS") or os.cpu_count() or 1)
+    if len(todo) > 1 and cores > 1 and not multiprocessing.current_process().daemon:  # a Dask worker may be one
+        ctx = multiprocessing.get_context("spawn")  # LAMMPS and torch do not survive fork
+        with ProcessPoolExecutor(min(cores, len(todo)), mp_context=ctx) as pool:
+            for f in [pool.submit(_train_member, list(data), d, config.model, s) for d, s in todo]:
+                f.result()
+    else:
+        for d, s in todo:
+            _train_member(data, d, config.model, s)
+    return [load_model(Path(folder) / f"model_{m}") for m in range(config.committee)]
+
+
+def explore_iteration(
+    data: Sequence[Atoms],
+    starts: Sequence[Atoms],
+    config: ActiveLearningConfig,
+    folder: str | os.PathLike,
+    iteration: int,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[dict[str, Any], list[Atoms]]:
+    """One iteration up to the choice of candidates: train the committee on ``data``,
+    explore, measure σ_F, choose up to ``candidates_per_iteration`` diverse candidates.
+
+    Returns
+    -------
+    record : dict
+        Frames trained on, committee test errors, explored frames, candidate / accurate /
+        beyond-trust fractions, σ_F histogram, exploration failures, ``stop`` (candidate
+        fraction plus beyond-trust fraction below ``stop_fraction`` with no failed exploration:
+        ``converged``; or the last iteration of
+        the budget) and wall time.
+    chosen : list of ase.Atoms
+        The candidates to label (empty when the loop stops here).
+    """
+    say = progress or (lambda _m: None)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    say(f"iteration {iteration}: training a committee of {config.committee} on {len(data)} frames")
+    models = train_committee(data, folder, config, iteration)
+    say(f"iteration {iteration}: exploring at {', '.join(f'{t:g}' for t in config.temperatures_K)} K")
+    explored, failures = _explore(models[0], starts, config, folder)
+    sigma = committee_deviation(models, explored) if explored else np.zeros(0)
+    lo, hi = config.trust_lo_eV_A, config.trust_hi_eV_A
+    is_candidate = (sigma >= lo) & (sigma < hi)
+    fraction = float(is_candidate.mean()) if len(sigma) else 1.0
+    candidates = [explored[k] for k in np.flatnonzero(is_candidate)]
+    accurate = float((sigma < lo).mean()) if len(sigma) else 0.0
+    converged = 1.0 - accurate < config.stop_fraction and not failures
+    stop = converged or iteration >= config.max_iterations - 1
+    chosen: list[Atoms] = []
+    if candidates and not stop:
+        n = min(config.candidates_per_iteration, len(candidates))
+        chosen = select_diverse(candidates, n, config.seed + iteration)
+    test = models[0].card["metrics"]["test"]
+    edges = np.append(np.linspace(0.0, 2.0 * hi, 21), np.inf)  # the last bin holds everything beyond 2·hi
+    temps = np.array([a.info["temperature_K"] for a in explored])
+    by_t = {
+        f"{t:g}": {
+            "n": int((temps == t).sum()),
+            "candidate_fraction": float(is_candidate[temps == t].mean()),
+            "beyond_trust_fraction": float((sigma[temps == t] >= hi).mean()),
+        }
+        for t in sorted(set(temps.tolist()))
+    }
+    record = {
+        "iteration": iteration,
+        "n_frames": len(data),
+        "n_candidates": len(candidates),
+        "n_chosen": len(chosen),
+        "forces_rmse_eV_A": test["forces_rmse_eV_A"],
+        "energy_rmse_meV_atom": test["energy_rmse_meV_atom"],
+        "n_explored": len(explored),
+        "candidate_fraction": fraction,
+        "accurate_fraction": accurate,
+        "beyond_trust_fraction": float((sigma >= hi).mean()) if len(sigma) else 0.0,
+        "by_temperature_K": by_t,
+        "converged": bool(converged),
+        "sigma_F_histogram": {
+            "edges_eV_A": [float(x) if np.isfinite(x) else None for x in edges],
+            "counts": np.histogram(sigma, edges)[0].tolist(),
+        },
+        "exploration_failures": failures,
+        "reference": config.reference,
+        "model": str(folder / "model_0"),
+        "wall_time_s": time.perf_counter() - t0,
+        "stop": bool(stop),
+    }
+    say(
+        f"iteration {iteration}: candidate fraction {fraction:.2f}, forces RMSE {test['forces_rmse_eV_A']:.3f} "
+        f"eV/Å, {len(failures)} failed explorations"
+    )
+    return record, chosen
+
+
+def check_initial(labelled: Sequence[Atoms], config: ActiveLearningConfig) -> None:
+    """Refuse an initial set labelled by another reference than the loop's."""
+    refs = {a.info.get("reference") for a in labelled}
+    if refs != {config.reference}:
+        raise AnalysisError(
+            f"the initial set is labelled by {sorted(map(str, refs))}, the loop labels with {config.reference}",
+            hint="start from frames labelled by the same reference",
+        )
 
 
 def run_active_learning(
@@ -162,18 +314,10 @@ def run_active_learning(
     starts : sequence of ase.Atoms
         Starting structures of the exploration runs (cycled over temperatures).
     """
-    from vitreous.mlip.models import load_model
-    from vitreous.mlip.train import train_model
-
     say = progress or (lambda _m: None)
     if not labelled or not starts:
         raise AnalysisError("active learning needs an initial labelled set and starting structures")
-    refs = {a.info.get("reference") for a in labelled}
-    if refs != {config.reference}:
-        raise AnalysisError(
-            f"the initial set is labelled by {sorted(map(str, refs))}, the loop labels with {config.reference}",
-            hint="start from frames labelled by the same reference",
-        )
+    check_initial(labelled, config)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     settings = json.loads(json.dumps({k: v for k, v in asdict(config).items() if k != "label_options"}))
@@ -195,65 +339,26 @@ def run_active_learning(
                 break
             continue
         t0 = time.perf_counter()
-        folder.mkdir(parents=True, exist_ok=True)
-        say(f"iteration {it}: training a committee of {config.committee} on {len(data)} frames")
-        models = []
-        for m in range(config.committee):
-            mdir = folder / f"model_{m}"
-            if (mdir / "card.json").is_file():
-                models.append(load_model(mdir))
-            else:
-                if mdir.exists():
-                    import shutil
-
-                    shutil.rmtree(mdir)
-                models.append(train_model(data, mdir, config.model, seed=config.seed + 101 * it + m))
-        say(f"iteration {it}: exploring at {', '.join(f'{t:g}' for t in config.temperatures_K)} K")
-        explored, failures = _explore(models[0], starts, config, folder)
-        sigma = committee_deviation(models, explored) if explored else np.zeros(0)
-        lo, hi = config.trust_lo_eV_A, config.trust_hi_eV_A
-        is_candidate = (sigma >= lo) & (sigma < hi)
-        fraction = float(is_candidate.mean()) if len(sigma) else 1.0
-        candidates = [explored[k] for k in np.flatnonzero(is_candidate)]
-        stop = (fraction < config.stop_fraction and not failures) or it == config.max_iterations - 1
+        record, chosen = explore_iteration(data, starts, config, folder, it, say)
         new: list[Atoms] = []
         label_error = None
-        if candidates and not stop:
-            chosen = select_diverse(candidates, min(config.candidates_per_iteration, len(candidates)), config.seed + it)
-            say(f"iteration {it}: labelling {len(chosen)} of {len(candidates)} candidates with {config.reference}")
+        if chosen:
+            say(
+                f"iteration {it}: labelling {len(chosen)} of {record['n_candidates']} candidates "
+                f"with {config.reference}"
+            )
             try:
                 new = label_frames(chosen, config.reference, folder / "label", **config.label_options)
                 write_dataset(new, folder / "labelled.extxyz")
             except Exception as exc:  # a labeller failure ends the loop cleanly, recorded
                 label_error = f"{type(exc).__name__}: {exc}"
-                new, stop = [], True
-        test = models[0].card["metrics"]["test"]
-        edges = np.linspace(0.0, 2.0 * hi, 21)
-        record = {
-            "iteration": it,
-            "n_frames": len(data),
-            "n_labelled_new": len(new),
-            "forces_rmse_eV_A": test["forces_rmse_eV_A"],
-            "energy_rmse_meV_atom": test["energy_rmse_meV_atom"],
-            "n_explored": len(explored),
-            "candidate_fraction": fraction,
-            "accurate_fraction": float((sigma < lo).mean()) if len(sigma) else 0.0,
-            "beyond_trust_fraction": float((sigma >= hi).mean()) if len(sigma) else 0.0,
-            "sigma_F_histogram": {"edges_eV_A": edges.tolist(), "counts": np.histogram(sigma, edges)[0].tolist()},
-            "exploration_failures": failures,
-            "label_error": label_error,
-            "reference": config.reference,
-            "wall_time_s": time.perf_counter() - t0,
-            "stop": bool(stop),
-        }
+                new = []
+                record["stop"] = True
+        record |= {"n_labelled_new": len(new), "label_error": label_error, "wall_time_s": time.perf_counter() - t0}
         record_path.write_text(json.dumps(record, indent=2) + "\n")
         data += new
         history.append(record)
-        say(
-            f"iteration {it}: candidate fraction {fraction:.2f}, forces RMSE {test['forces_rmse_eV_A']:.3f} eV/Å, "
-            f"{len(failures)} failed explorations"
-        )
-        if stop:
+        if record["stop"]:
             break
     (out / "history.json").write_text(json.dumps(history, indent=2) + "\n")
     return history

@@ -295,8 +295,9 @@ def write_dataset(frames: Sequence[Atoms], path: str | os.PathLike) -> Path:
     return path
 
 
-def read_dataset(path: str | os.PathLike) -> list[Atoms]:
-    """Read a labelled extxyz data set; every frame needs ``energy`` and ``forces``."""
+def read_dataset(path: str | os.PathLike, labelled: bool = True) -> list[Atoms]:
+    """Read an extxyz data set; with ``labelled`` (default) every frame needs ``energy`` and
+    ``forces``, else frames still to be labelled are accepted."""
     from ase.io import read
     from ase.stress import voigt_6_to_full_3x3_stress
 
@@ -323,7 +324,7 @@ def read_dataset(path: str | os.PathLike) -> list[Atoms]:
             a.info["stress"] = voigt_6_to_full_3x3_stress(st) if st.shape == (6,) else st.reshape(3, 3)
         if "virial" in a.info:
             a.info["virial"] = np.asarray(a.info["virial"], dtype=float).reshape(3, 3)
-    for k, a in enumerate(frames):
+    for k, a in enumerate(frames if labelled else []):
         missing = [key for key in ("energy",) if key not in a.info] + [
             key for key in ("forces",) if key not in a.arrays
         ]
