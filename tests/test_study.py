@@ -61,6 +61,8 @@ def _comparable(out: Path) -> dict:
         ({"experiment": {"NVP10": {}}}, "not one of the compositions"),
         ({"experiment": {"NVP28": {"structure": {"file": "missing.dat"}}}}, "does not exist"),
         ({"cluster": {"kind": "lsf"}}, "slurm or pbs"),
+        ({"cluster": {"kind": "slurm", "resources": {"nope": {"GPU": 1}}}}, "unknown task kind 'nope'"),
+        ({"cluster": {"kind": "slurm", "resources": {"mlip_label": {"GPU": -1}}}}, "positive amounts"),
         ({"tg_scan": {"step_K": 100.0}}, "replaced by continuous NPT cooling"),
         ({"tg_scan": {"cooling_rate_K_per_ps": 0.0}}, "must be positive"),
         ({"tg_scan": {"window_K": 400.0}}, "fewer than 8 windows"),
@@ -131,7 +133,8 @@ def test_serial_run_completes_and_reports(serial_run):
     out, outcome = serial_run
     assert outcome["counts"] == {"complete": len(build_graph(load_study(TINY)))}
     res = json.loads((out / "results.json").read_text())
-    g = res["NVP28-120-s3"]
+    assert set(res["NVP28-120-s3"]) == {"cmd"}  # no [mlip]: the classical column only
+    g = res["NVP28-120-s3"]["cmd"]
     for key in ("n_V", "vo_units", "Tg_K", "Ea_eV", "sigma_S_cm", "sigma_extrapolated_S_cm"):
         assert g[key] is not None, key
     assert set(g["sigma_S_cm"]) == {"1500", "2000"} and "473" in g["sigma_extrapolated_S_cm"]
@@ -255,9 +258,12 @@ def test_cli_run_and_report_errors(tmp_path):
 
 @pytest.mark.slow
 def test_builtin_quick_study_end_to_end(tmp_path):
-    """`vitreous run` on the built-in NVP28 quick study (~8 min on 2 cores): every task
-    completes and the headline numbers exist. Run with `pytest -m slow`."""
+    """`vitreous run` on the built-in NVP28 quick study (~15 min on 2 cores): every task
+    completes and the headline numbers of both columns exist. Run with `pytest -m slow`."""
     outcome = run_study(builtin_study(), tmp_path / "quick", log=None)
-    assert outcome["counts"] == {"complete": 13}
-    g = json.loads((tmp_path / "quick" / "results.json").read_text())["NVP28-405-s1"]
-    assert 3.5 < g["n_V"] < 6.5 and g["Tg_K"] > 0 and "473" in g["sigma_extrapolated_S_cm"]
+    assert outcome["counts"] == {"complete": len(build_graph(builtin_study()))}
+    res = json.loads((tmp_path / "quick" / "results.json").read_text())["NVP28-405-s1"]
+    for g in (res["cmd"], res["mlip"]):
+        assert 3.5 < g["n_V"] < 6.5 and "473" in g["sigma_extrapolated_S_cm"]
+    assert res["cmd"]["Tg_K"] > 0
+    assert res["mlip"]["model"]["reference"] == "teacher:chgnet" and len(res["mlip"]["active_learning"]) >= 1

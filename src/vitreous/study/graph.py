@@ -78,14 +78,178 @@ def _experiment_tasks(add: Any, comp: str, exp: ExperimentSpec) -> dict[str, Tas
     return out
 
 
+def _md_chain(
+    add: Any,
+    g: str,
+    common: dict[str, Any],
+    spec: StudySpec,
+    mq_spec: Any,
+    tg_spec: Any,
+    dif_spec: Any,
+    exp: ExperimentSpec | None,
+    measured: dict[str, Task],
+    seed: int,
+    mq_deps: tuple[str, ...],
+    extra_deps: tuple[str, ...] = (),
+    prefix: str = "",
+) -> list[Task]:
+    """melt_quench → {structure, tg_scan → tg, diffusion@T → dynamics@T} → arrhenius of one
+    model and one method; ``prefix`` ("" classical, "mlip-") names the tasks, ``extra_deps``
+    (the MLIP model) go to every MD task. Returns the tasks the report reads."""
+    mq = add("melt_quench", prefix + "melt_quench", g, {**common, **asdict(mq_spec), "seed": seed}, mq_deps)
+    st = add(
+        "structure", prefix + "structure", g, {**asdict(spec.analysis), "experiment": _structure_exp(exp)}, (mq.key,)
+    )
+    out = [st]
+    tg_dep: tuple[str, ...] = ()
+    if tg_spec is not None:
+        scan = add("tg_scan", prefix + "tg_scan", g, {**common, **asdict(tg_spec), "seed": seed}, (mq.key, *extra_deps))
+        tg_task = add(
+            "tg", prefix + "tg", g, {"quantities": ["enthalpy", "volume"], "window_K": tg_spec.window_K}, (scan.key,)
+        )
+        out.append(tg_task)
+        tg_dep = (tg_task.key,)
+    if dif_spec is None:
+        return out
+    dyn = []
+    for temp in dif_spec.temperatures_K:
+        run = add(
+            "diffusion",
+            f"{prefix}diffusion-{temp:g}K",
+            g,
+            {
+                **common,
+                "temperature_K": float(temp),
+                "equilibrate_ps": dif_spec.equilibrate_ps,
+                "production_ps": dif_spec.production_ps,
+                "trajectory_every": dif_spec.trajectory_every,
+                "timestep_fs": dif_spec.timestep_fs,
+                "seed": seed,
+            },
+            (mq.key, *extra_deps),
+        )
+        params = {
+            "species": spec.analysis.species,
+            "haven_ratio": spec.analysis.haven_ratio,
+            "temperature_K": float(temp),
+        }
+        dyn.append(add("dynamics", f"{prefix}dynamics-{temp:g}K", g, params, (run.key,)))
+    if len(dyn) >= 2:
+        eis_dep = (measured["exp_eis"].key,) if "exp_eis" in measured else ()
+        out.append(
+            add(
+                "arrhenius",
+                prefix + "arrhenius",
+                g,
+                {
+                    "form": spec.analysis.arrhenius_form,
+                    "extrapolate_K": list(spec.analysis.extrapolate_K),
+                    "experiment": [list(c) for c in exp.conductivity] if exp else [],
+                },
+                tuple(t.key for t in dyn) + eis_dep + tg_dep,
+            )
+        )
+    return out + dyn
+
+
+def _active_learning(add: Any, comp: str, spec: StudySpec, density: float | None, glass: Task) -> Task:
+    """The active-learning tasks of one composition (group ``mlip-<comp>``): ``cells`` (small
+    cells plus frames of the classical melt–quench ``glass``) →
+    ``label-<b>`` (initial frames, one task per batch) → ``al-<k>`` (train the committee,
+    explore, choose candidates) → ``al-<k>-label-<b>`` → ... → ``model`` (the last
+    committee's first member). Returns the model task."""
+    m = spec.mlip
+    assert m is not None
+    group = "mlip-" + group_name(comp, 0, 0).rsplit("-", 2)[0]
+    label_opts: dict[str, Any] = {"ranks": m.label_ranks, "threads": m.label_threads}
+    if m.reference.startswith("classical:"):  # a classical reference labels with the study's Coulomb
+        label_opts["coulomb"] = spec.coulomb
+    cells = add(
+        "mlip_cells",
+        "cells",
+        group,
+        {
+            "composition": comp,
+            "density_g_cm3": density,
+            "cell_atoms": m.cell_atoms,
+            "cell_temperatures_K": list(m.cell_temperatures_K),
+            "cell_volume_scales": list(m.cell_volume_scales),
+            "initial_frames": m.initial_frames,
+            "explore_temperatures_K": list(m.explore_temperatures_K),
+            "glass_frames": m.glass_frames,
+            "potential": spec.potential,
+            "seed": m.seed,
+        },
+        (glass.key,),
+    )
+    n_batches = -(-(m.initial_frames + m.glass_frames) // m.label_batch)
+    labels = [
+        add(
+            "mlip_label",
+            f"label-{b}",
+            group,
+            {"reference": m.reference, "source": "initial", "batch": b, "batch_size": m.label_batch, **label_opts},
+            (cells.key,),
+        )
+        for b in range(n_batches)
+    ]
+    loop = {
+        k: getattr(m, k)
+        for k in (
+            "reference",
+            "model",
+            "committee",
+            "trust_lo_eV_A",
+            "trust_hi_eV_A",
+            "max_iterations",
+            "candidates_per_iteration",
+            "stop_fraction",
+            "explore_steps",
+            "seed",
+        )
+    } | {"temperatures_K": list(m.explore_temperatures_K)}
+    explores: list[Task] = []
+    data_deps = [t.key for t in labels]
+    for k in range(m.max_iterations):
+        prev = (explores[-1].key,) if explores else ()
+        al = add("mlip_explore", f"al-{k}", group, {**loop, "iteration": k}, (cells.key, *data_deps, *prev))
+        explores.append(al)
+        if k == m.max_iterations - 1:
+            break
+        for b in range(-(-m.candidates_per_iteration // m.label_batch)):
+            lab = add(
+                "mlip_label",
+                f"al-{k}-label-{b}",
+                group,
+                {
+                    "reference": m.reference,
+                    "source": "candidates",
+                    "batch": b,
+                    "batch_size": m.label_batch,
+                    **label_opts,
+                },
+                (al.key,),
+            )
+            data_deps.append(lab.key)
+    return add(
+        "mlip_model", "model", group, {"reference": m.reference, "model": m.model}, tuple(t.key for t in explores)
+    )
+
+
 def build_graph(spec: StudySpec) -> list[Task]:
     """Tasks in a topological order: per composition the fits of its measurements
-    (exp_xps, exp_dsc, exp_eis); per model build → melt_quench → {structure, tg_scan → tg,
-    diffusion@T → dynamics@T} → arrhenius; then one report over everything."""
+    (exp_xps, exp_dsc, exp_eis) and, with ``[mlip]``, its active-learning loop; per model
+    build → melt_quench → {structure, tg_scan → tg, diffusion@T → dynamics@T} → arrhenius,
+    and the same chain with the MLIP (labels ``mlip-*``, re-melting the classical glass);
+    then one report over everything."""
     tasks: list[Task] = []
+    by_key: dict[str, Task] = {}
 
     def add(kind: str, label: str, group: str, params: dict[str, Any], deps: tuple[str, ...] = ()) -> Task:
         t = Task(_key(kind, params, deps), kind, label, group, params, deps)
+        if t.key in by_key:
+            raise ValueError(f"two tasks with the same inputs: {by_key[t.key].folder} and {t.folder}")
+        by_key[t.key] = t
         tasks.append(t)
         return t
 
@@ -97,6 +261,7 @@ def build_graph(spec: StudySpec) -> list[Task]:
         exp = spec.experiments.get(comp)
         measured = _experiment_tasks(add, comp, exp) if exp else {}
         finals += measured.values()
+        chains: dict[tuple[int, int], list[Task]] = {}
         for size in spec.sizes:
             for seed in spec.seeds:
                 g = group_name(comp, size, seed)
@@ -108,73 +273,33 @@ def build_graph(spec: StudySpec) -> list[Task]:
                 if exp is not None and exp.density_g_cm3 is not None:
                     build_params["density_g_cm3"] = exp.density_g_cm3
                 b = add("build", "build", g, build_params, build_deps)
-                mq = add(
-                    "melt_quench", "melt_quench", g, {**common, **asdict(spec.melt_quench), "seed": seed}, (b.key,)
+                chains[size, seed] = _md_chain(
+                    add, g, common, spec, spec.melt_quench, spec.tg_scan, spec.diffusion, exp, measured, seed, (b.key,)
                 )
-                st = add(
-                    "structure", "structure", g, {**asdict(spec.analysis), "experiment": _structure_exp(exp)}, (mq.key,)
+                finals += chains[size, seed]
+        if spec.mlip is None:
+            continue
+        m = spec.mlip
+        sizes = [s for s in spec.sizes if not m.sizes or s in m.sizes]
+        glass = chains[min(sizes), spec.seeds[0]][0].deps[0]  # the classical melt–quench
+        model = _active_learning(add, comp, spec, exp.density_g_cm3 if exp else None, by_key[glass])
+        finals.append(model)
+        for size in sizes:
+            for seed in spec.seeds:
+                finals += _md_chain(
+                    add,
+                    group_name(comp, size, seed),
+                    {"mlip": m.model, "threads": spec.threads},
+                    spec,
+                    m.melt_quench,
+                    m.tg_scan,
+                    m.diffusion,
+                    exp,
+                    measured,
+                    seed,
+                    (chains[size, seed][0].deps[0], model.key),
+                    (model.key,),
+                    prefix="mlip-",
                 )
-                group_tasks = [st]
-                tg_dep: tuple[str, ...] = ()
-                if spec.tg_scan is not None:
-                    scan = add("tg_scan", "tg_scan", g, {**common, **asdict(spec.tg_scan), "seed": seed}, (mq.key,))
-                    tg_task = add(
-                        "tg",
-                        "tg",
-                        g,
-                        {"quantities": ["enthalpy", "volume"], "window_K": spec.tg_scan.window_K},
-                        (scan.key,),
-                    )
-                    group_tasks.append(tg_task)
-                    tg_dep = (tg_task.key,)
-                dyn = []
-                if spec.diffusion is not None:
-                    d = spec.diffusion
-                    for temp in d.temperatures_K:
-                        run = add(
-                            "diffusion",
-                            f"diffusion-{temp:g}K",
-                            g,
-                            {
-                                **common,
-                                "temperature_K": float(temp),
-                                "equilibrate_ps": d.equilibrate_ps,
-                                "production_ps": d.production_ps,
-                                "trajectory_every": d.trajectory_every,
-                                "timestep_fs": d.timestep_fs,
-                                "seed": seed,
-                            },
-                            (mq.key,),
-                        )
-                        dyn.append(
-                            add(
-                                "dynamics",
-                                f"dynamics-{temp:g}K",
-                                g,
-                                {
-                                    "species": spec.analysis.species,
-                                    "haven_ratio": spec.analysis.haven_ratio,
-                                    "temperature_K": float(temp),
-                                },
-                                (run.key,),
-                            )
-                        )
-                    if len(dyn) >= 2:
-                        eis_dep = (measured["exp_eis"].key,) if "exp_eis" in measured else ()
-                        group_tasks.append(
-                            add(
-                                "arrhenius",
-                                "arrhenius",
-                                g,
-                                {
-                                    "form": spec.analysis.arrhenius_form,
-                                    "extrapolate_K": list(spec.analysis.extrapolate_K),
-                                    "experiment": [list(c) for c in exp.conductivity] if exp else [],
-                                },
-                                tuple(t.key for t in dyn) + eis_dep + tg_dep,
-                            )
-                        )
-                    group_tasks += dyn
-                finals += group_tasks
     add("report", "report", "", {"study": spec.name}, tuple(t.key for t in finals))
     return tasks

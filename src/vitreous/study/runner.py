@@ -128,6 +128,7 @@ def _make_client(spec: StudySpec, workers: int):
         except ImportError as exc:
             raise StudyError("[cluster] needs dask-jobqueue", hint="pip install dask-jobqueue") from exc
         c = dict(spec.cluster)
+        c.pop("resources", None)  # per task kind, given at submission
         cls = {"slurm": dask_jobqueue.SLURMCluster, "pbs": dask_jobqueue.PBSCluster}[c.pop("kind")]
         jobs = c.pop("jobs", workers)
         cluster = cls(**c)
@@ -154,10 +155,19 @@ def _dask(
     client, cluster = _make_client(spec, workers)
     try:
         futures: dict[str, Any] = {}
+        # resources per task kind apply to cluster workers only (a local cluster declares none)
+        resources = spec.cluster.get("resources", {}) if spec.cluster else {}
         for task in tasks:
             deps = [futures[k] for k in task.deps if k in futures]
             futures[task.key] = client.submit(
-                execute_task, task, str(out_dir), str(store.path), *deps, key=f"{task.kind}-{task.key}", pure=False
+                execute_task,
+                task,
+                str(out_dir),
+                str(store.path),
+                *deps,
+                key=f"{task.kind}-{task.key}",
+                pure=False,
+                resources=resources.get(task.kind),
             )
         done = 0
         for fut in as_completed(list(futures.values())):

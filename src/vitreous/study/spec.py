@@ -141,6 +141,45 @@ class ExperimentSpec:
 
 
 @dataclass(frozen=True)
+class MLIPSpec:
+    """The MLIP leg of a study (``[mlip]``): an active-learning loop per composition, then the
+    same MD and analyses as the classical leg with the final model.
+
+    The loop (:mod:`vitreous.mlip.active`) starts from ``initial_frames`` diverse frames of
+    small cells (``cell_atoms`` atoms) sampled by the study's classical potential at
+    ``cell_temperatures_K`` and ``cell_volume_scales`` (the classical set only proposes
+    geometries), labelled by ``reference`` in batches of ``label_batch`` frames (one task per
+    batch). MLIP MD runs at ``sizes`` (each one of the study's sizes: the MLIP melt–quench
+    re-melts that size's classical glass). ``melt_quench``, ``tg_scan`` and ``diffusion``
+    are the classical leg's tables with this table's overrides (``[mlip.diffusion]`` ...).
+    """
+
+    reference: str = "teacher:chgnet"
+    model: str = "pod"
+    committee: int = 2
+    trust_lo_eV_A: float = 0.2
+    trust_hi_eV_A: float = 1.0
+    max_iterations: int = 3
+    candidates_per_iteration: int = 20
+    stop_fraction: float = 0.05
+    explore_temperatures_K: tuple[float, ...] = (800.0, 1400.0, 2000.0)
+    explore_steps: int = 1000
+    initial_frames: int = 60
+    glass_frames: int = 4
+    cell_atoms: int = 80
+    cell_temperatures_K: tuple[float, ...] = (600.0, 1000.0, 1400.0, 1800.0)
+    cell_volume_scales: tuple[float, ...] = (0.95, 1.0, 1.05)
+    label_batch: int = 20
+    label_ranks: int = 1
+    label_threads: int = 1
+    sizes: tuple[int, ...] = ()
+    seed: int = 0
+    melt_quench: MeltQuenchSpec = field(default_factory=MeltQuenchSpec)
+    tg_scan: TgScanSpec | None = None
+    diffusion: DiffusionSpec | None = None
+
+
+@dataclass(frozen=True)
 class StudySpec:
     """A validated study."""
 
@@ -163,6 +202,7 @@ class StudySpec:
     diffusion: DiffusionSpec | None = field(default_factory=DiffusionSpec)
     analysis: AnalysisSpec = field(default_factory=AnalysisSpec)
     experiments: dict[str, ExperimentSpec] = field(default_factory=dict)
+    mlip: MLIPSpec | None = None
     source: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -200,17 +240,22 @@ _TOP = {
     "diffusion",
     "analysis",
     "experiment",
+    "mlip",
 }
 
 
-def _sub(raw: dict[str, Any], key: str, cls: type, where: str) -> Any:
+def _sub(
+    raw: dict[str, Any], key: str, cls: type, where: str, base: Any = None, exclude: set[str] = frozenset()
+) -> Any:
+    """Table ``raw[key]`` as ``cls``: each key checked against the field's type; fields not
+    given keep ``base``'s value (default: ``cls()``'s)."""
     table = raw.get(key, {})
     if not isinstance(table, dict):
         raise StudyError(f"[{where}] must be a table")
-    names = {f for f in cls.__dataclass_fields__}
+    names = {f for f in cls.__dataclass_fields__} - set(exclude)
     _check_keys(table, names | {"enabled"}, where)
     kwargs: dict[str, Any] = {}
-    defaults = cls()
+    defaults = cls() if base is None else base
     for name in names:
         if name not in table:
             continue
@@ -223,12 +268,117 @@ def _sub(raw: dict[str, Any], key: str, cls: type, where: str) -> Any:
         elif isinstance(default, float):
             kwargs[name] = _num(table, name, where)
         elif isinstance(default, int) and not isinstance(default, bool):
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                raise StudyError(f"[{where}] {name} must be a positive integer, got {v!r}")
+            low = 0 if name == "seed" else 1
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                what = "a non-negative" if low == 0 else "a positive"
+                raise StudyError(f"[{where}] {name} must be {what} integer, got {v!r}")
             kwargs[name] = v
         else:
             kwargs[name] = v
+    if base is not None:
+        kwargs = {f: getattr(base, f) for f in cls.__dataclass_fields__} | kwargs
     return cls(**kwargs)
+
+
+def _check_resources(resources: Any) -> None:
+    """``[cluster.resources]``: Dask worker resources a task kind needs, e.g.
+    ``mlip_explore = { GPU = 1 }`` (the workers declare theirs through
+    ``worker_extra_args = ["--resources", "GPU=1"]``)."""
+    from vitreous.study.tasks import TASK_KINDS
+
+    if not isinstance(resources, dict):
+        raise StudyError("[cluster] resources must be a table of task kind = { RESOURCE = amount }")
+    for kind, need in resources.items():
+        if kind not in TASK_KINDS:
+            raise StudyError(f"[cluster.resources] unknown task kind '{kind}'", hint=f"kinds: {', '.join(TASK_KINDS)}")
+        if not isinstance(need, dict) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in need.values()
+        ):
+            raise StudyError(f"[cluster.resources] {kind} must map resource names to positive amounts")
+
+
+def _check_reference(reference: Any, where: str) -> str:
+    """A labeller name: ``teacher:<model>``, ``cp2k:<preset>`` or ``classical:<set>``."""
+    from vitreous.mlip.dataset import TEACHERS
+    from vitreous.potentials import available_forcefields
+
+    kind, _, name = reference.partition(":") if isinstance(reference, str) else ("", "", "")
+    if kind == "teacher" and name in TEACHERS:
+        return reference
+    if kind == "classical" and name in available_forcefields():
+        return reference
+    if kind == "cp2k" and name:
+        from vitreous.engines.cp2k import load_dft_settings
+        from vitreous.errors import VitreousError
+
+        try:
+            load_dft_settings(name)
+        except VitreousError as exc:
+            raise StudyError(f"[{where}] reference {reference!r}: {exc.message}", hint=exc.hint) from None
+        return reference
+    raise StudyError(
+        f"[{where}] reference must name a labeller, got {reference!r}",
+        hint=f"teacher:<{'|'.join(TEACHERS)}>, cp2k:<DFT preset> or classical:<{'|'.join(available_forcefields())}>",
+    )
+
+
+def _mlip(raw: dict[str, Any], sizes: list[int], mq: MeltQuenchSpec, tg: Any, dif: Any) -> MLIPSpec:
+    """Validate ``[mlip]`` key by key (its MD tables override the classical leg's)."""
+    from vitreous.mlip.models import MODEL_KINDS
+
+    table = raw["mlip"]
+    if not isinstance(table, dict):
+        raise StudyError("[mlip] must be a table")
+    subs = ("melt_quench", "tg_scan", "diffusion")
+    flat = {k: v for k, v in table.items() if k not in subs}
+    spec = _sub({"mlip": flat}, "mlip", MLIPSpec, "mlip", exclude=set(subs))
+    if flat.get("enabled", True) is False:
+        raise StudyError("[mlip] enabled = false: remove the table to run without the MLIP leg")
+    _check_reference(spec.reference, "mlip")
+    if spec.model not in MODEL_KINDS:
+        raise StudyError(f"[mlip] model must be one of {', '.join(MODEL_KINDS)}, got {spec.model!r}")
+    if spec.committee < 2:
+        raise StudyError(f"[mlip] committee must be at least 2 (a deviation needs two models), got {spec.committee}")
+    if not 0 <= spec.trust_lo_eV_A < spec.trust_hi_eV_A:
+        raise StudyError(f"[mlip] trust window [{spec.trust_lo_eV_A}, {spec.trust_hi_eV_A}) eV/Å is empty")
+    if not 0 < spec.stop_fraction < 1:
+        raise StudyError(f"[mlip] stop_fraction must lie between 0 and 1, got {spec.stop_fraction}")
+    for key in ("explore_temperatures_K", "cell_temperatures_K", "cell_volume_scales"):
+        if not all(isinstance(x, int | float) and not isinstance(x, bool) and x > 0 for x in getattr(spec, key)):
+            raise StudyError(f"[mlip] {key} must be positive numbers")
+    if spec.cell_atoms < 20:
+        raise StudyError(f"[mlip] cell_atoms must be at least 20, got {spec.cell_atoms}")
+    if spec.initial_frames < 10:
+        raise StudyError(
+            f"[mlip] initial_frames must be at least 10 (train/validation/test), got {spec.initial_frames}"
+        )
+    bad = sorted(set(spec.sizes) - set(sizes))
+    if bad:
+        raise StudyError(
+            f"[mlip] sizes {bad} are not among the study's sizes {sizes}",
+            hint="the MLIP leg re-melts the classical glass of each size",
+        )
+    mlip_mq = _sub(table, "melt_quench", MeltQuenchSpec, "mlip.melt_quench", base=mq)
+    if mlip_mq.t_final_K >= mlip_mq.t_melt_K:
+        raise StudyError("[mlip.melt_quench] t_final_K must be below t_melt_K")
+    mlip_tg = None
+    if tg is not None and table.get("tg_scan", {}).get("enabled", True) is not False:
+        mlip_tg = _sub(table, "tg_scan", TgScanSpec, "mlip.tg_scan", base=tg)
+        if mlip_tg.t_low_K >= mlip_tg.t_high_K or mlip_tg.window_K * 8 > mlip_tg.t_high_K - mlip_tg.t_low_K:
+            raise StudyError("[mlip.tg_scan] needs t_low_K below t_high_K and at least 8 windows between them")
+    elif tg is None and table.get("tg_scan", {}).get("enabled", False):
+        raise StudyError("[mlip.tg_scan] needs the study's [tg_scan]")
+    mlip_dif = None
+    if dif is not None and table.get("diffusion", {}).get("enabled", True) is not False:
+        mlip_dif = _sub(table, "diffusion", DiffusionSpec, "mlip.diffusion", base=dif)
+        if not all(isinstance(t, int | float) and not isinstance(t, bool) and t > 0 for t in mlip_dif.temperatures_K):
+            raise StudyError("[mlip.diffusion] temperatures_K must be positive numbers (K)")
+    return MLIPSpec(
+        **{k: getattr(spec, k) for k in MLIPSpec.__dataclass_fields__ if k not in subs},
+        melt_quench=mlip_mq,
+        tg_scan=mlip_tg,
+        diffusion=mlip_dif,
+    )
 
 
 def parse_study(raw: dict[str, Any], source: str = "") -> StudySpec:
@@ -303,11 +453,14 @@ def parse_study(raw: dict[str, Any], source: str = "") -> StudySpec:
                 "processes",
                 "job_extra_directives",
                 "local_directory",
+                "worker_extra_args",
+                "resources",
             },
             "cluster",
         )
         if cluster.get("kind") not in ("slurm", "pbs"):
             raise StudyError("[cluster] kind must be slurm or pbs")
+        _check_resources(cluster.get("resources", {}))
     mq = _sub(raw, "melt_quench", MeltQuenchSpec, "melt_quench")
     if mq.ensemble not in MELT_QUENCH_ENSEMBLES:
         raise StudyError(f"[melt_quench] ensemble must be nvt or npt, got '{mq.ensemble}'")
@@ -340,6 +493,7 @@ def parse_study(raw: dict[str, Any], source: str = "") -> StudySpec:
     if an.arrhenius_form not in ARRHENIUS_FORMS:
         raise StudyError(f"[analysis] arrhenius_form must be sigma_T, sigma or D, got '{an.arrhenius_form}'")
     an = AnalysisSpec(**{**asdict(an), "cutoffs_A": tuple(sorted((k, float(v)) for k, v in cut.items()))})
+    mlip = _mlip(raw, sizes, mq, tg, dif) if "mlip" in raw else None
     experiments = {}
     base = Path(source).parent if source else Path(".")
     for comp, table in raw.get("experiment", {}).items():
@@ -366,6 +520,7 @@ def parse_study(raw: dict[str, Any], source: str = "") -> StudySpec:
         diffusion=dif,
         analysis=an,
         experiments=experiments,
+        mlip=mlip,
         source=source,
     )
 

@@ -16,15 +16,23 @@ from vitreous.study.store import RunStore
 __all__ = ["execute_task"]
 
 #: Dependencies whose failure does not stop a task (the report shows what is missing).
-SOFT = {"report"}
+#: ``mlip_explore`` stops the loop when a labelling failed; ``mlip_model`` takes the last
+#: committee that trained.
+SOFT = {"report", "mlip_explore", "mlip_model"}
 
 
-def _md(params: dict[str, Any], atoms: Any, protocol: Any, folder: Path):
-    """The task's MD run, on the study's engine (one factory for CLI and study)."""
-    from vitreous.engines.factory import classical_md
+def _md(params: dict[str, Any], atoms: Any, protocol: Any, folder: Path, deps: dict[str, Any] | None = None):
+    """The task's MD run, on the study's engine (one factory for CLI and study): the MLIP of
+    the ``mlip_model`` dependency when the task is on the MLIP leg, else the classical set."""
+    from vitreous.engines.factory import classical_md, mlip_md
     from vitreous.engines.lammps import LammpsSettings
     from vitreous.potentials import Coulomb, load_forcefield
 
+    if params.get("mlip"):
+        from vitreous.mlip.models import load_model
+
+        model = load_model((deps or {})["mlip_model"]["outputs"]["folder"])
+        return mlip_md(atoms, model, protocol, folder, params["seed"], threads=params.get("threads") or None)
     settings = LammpsSettings(threads=params.get("threads") or None, coulomb=Coulomb(params["coulomb"]))
     engine = params.get("engine", "lammps")
     return classical_md(atoms, load_forcefield(params["potential"]), protocol, folder, params["seed"], settings, engine)
@@ -91,7 +99,9 @@ def _melt_quench(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict,
     from vitreous.protocols import melt_quench
 
     p = task.params
-    atoms = read_structure(deps["build"]["outputs"]["structure"])
+    # the MLIP leg re-melts the classical glass of the same model; the classical leg starts from the build
+    start = deps["melt_quench"]["outputs"]["final"] if p.get("mlip") else deps["build"]["outputs"]["structure"]
+    atoms = read_structure(start)
     proto = melt_quench(
         p["t_melt_K"],
         p["hold_ps"],
@@ -103,7 +113,7 @@ def _melt_quench(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict,
         relax_ps=p["relax_ps"],
         trajectory_every=p["trajectory_every"],
     )
-    res = _md(p, atoms, proto, folder).run(progress=_progress(task.group + " melt-quench"))
+    res = _md(p, atoms, proto, folder, deps).run(progress=_progress(f"{task.group} {task.label}"))
     return res.summary["final"] | {"wall_time_s": res.summary["wall_time_s"], "stages": _held(res.summary)}, {
         "trajectory": str(res.trajectory),
         "final": str(res.final_structure),
@@ -162,7 +172,7 @@ def _tg_scan(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dic
         p["pressure_GPa"],
         timestep_fs=p["timestep_fs"],
     )
-    res = _md(p, atoms, proto, folder).run(progress=_progress(task.group + " tg-scan"))
+    res = _md(p, atoms, proto, folder, deps).run(progress=_progress(f"{task.group} {task.label}"))
     return {"wall_time_s": res.summary["wall_time_s"], "stages": _held(res.summary)}, {
         "trajectory": str(res.trajectory)
     }
@@ -197,7 +207,7 @@ def _diffusion(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, d
         timestep_fs=p["timestep_fs"],
         trajectory_every=p["trajectory_every"],
     )[0]
-    res = _md(p, atoms, proto, folder).run(progress=_progress(f"{task.group} {task.label}"))
+    res = _md(p, atoms, proto, folder, deps).run(progress=_progress(f"{task.group} {task.label}"))
     return {"wall_time_s": res.summary["wall_time_s"], "stages": _held(res.summary)}, {
         "trajectory": str(res.trajectory)
     }
@@ -224,9 +234,24 @@ def _dynamics(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, di
         "collective_S_cm": c["collective_S_cm"],
         "trapped_fraction": out["ions"]["trapped_fraction"],
         "mobile_fraction": out["ions"]["mobile_fraction"],
+        **_class_msd(out["ions"]),
         "percolates": out["channels"]["static"]["percolates"],
         "warnings": out["warnings"],
     }, {"json": str(folder / "dynamics.json"), "msd_png": str(folder / "msd.png")}
+
+
+def _class_msd(ions: dict[str, Any]) -> dict[str, Any]:
+    """Mean MSD (Å²) of the trapped and the mobile ions at the classifying lag (the study's
+    Fig. 4 reads these: trapped ~2 Å², mobile ~85 Å² at 1200 K)."""
+    import numpy as np
+
+    msd = np.asarray(ions["per_ion_msd_A2"])
+    mobile = np.asarray(ions["mobile_mask"], dtype=bool)
+    return {
+        "class_lag_ps": ions["lag_ps"],
+        "msd_trapped_A2": float(msd[~mobile].mean()) if (~mobile).any() else None,
+        "msd_mobile_A2": float(msd[mobile].mean()) if mobile.any() else None,
+    }
 
 
 def _arrhenius(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
@@ -295,6 +320,181 @@ def _exp_dsc(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dic
     return {k: fit.to_dict()[k] for k in keys}, {"json": str(folder / "dsc.json"), "png": str(png)}
 
 
+def _mlip_cells(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
+    from vitreous.mlip.cells import small_cells
+    from vitreous.mlip.dataset import select_diverse, write_dataset
+
+    p = task.params
+    runs = len(p["cell_temperatures_K"]) * len(p["cell_volume_scales"])
+    per_run = max(5, -(-2 * p["initial_frames"] // runs))  # a pool twice the frames chosen
+    pool = small_cells(
+        p["composition"],
+        p["cell_atoms"],
+        p["density_g_cm3"],
+        p["cell_temperatures_K"],
+        per_run,
+        p["potential"],
+        seed=p["seed"],
+        workdir=folder / "md",
+        volume_scales=p["cell_volume_scales"],
+    )
+    chosen = select_diverse(pool, min(p["initial_frames"], len(pool)), seed=p["seed"])
+    chosen += _glass_frames(deps["melt_quench"]["outputs"]["trajectory"], p["glass_frames"])
+    write_dataset(chosen, folder / "initial.extxyz")
+    # one exploration start per exploration temperature: the last frame sampled nearest to it
+    starts = []
+    for t in p["explore_temperatures_K"]:
+        nearest = min({a.info["temperature_K"] for a in pool}, key=lambda x: abs(x - t))
+        starts.append([a for a in pool if a.info["temperature_K"] == nearest][-1])
+    write_dataset(starts, folder / "starts.extxyz")
+    return {
+        "n_pool": len(pool),
+        "n_initial": len(chosen),
+        "sampled_by": f"classical:{p['potential']} (geometries only; labels come from the reference)",
+    }, {"frames": str(folder / "initial.extxyz"), "starts": str(folder / "starts.extxyz")}
+
+
+def _glass_frames(trajectory: str, n: int) -> list[Any]:
+    """``n`` frames of a classical melt–quench, evenly spaced from its melt to its final
+    glass (the structures an MLIP melt–quench of that model starts from and passes), with
+    the instantaneous temperature rounded to 100 K."""
+    import numpy as np
+
+    from vitreous.mlip.dataset import _frames_of
+
+    if n <= 0:
+        return []
+    frames = _frames_of([trajectory])
+    out = []
+    for f in np.unique(np.linspace(0, len(frames) - 1, n).round().astype(int)):
+        a = frames[int(f)]
+        t = a.info["temperature_K"]
+        a.info = {"source": f"classical-glass/{a.info['source']}", "temperature_K": round(t, -2) if t == t else t}
+        out.append(a)
+    return out
+
+
+def _mlip_label(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
+    from vitreous.mlip.dataset import label_frames, read_dataset, write_dataset
+
+    p = task.params
+    if p["source"] == "initial":
+        source = deps["mlip_cells"]["outputs"]["frames"]
+    else:
+        source = deps["mlip_explore"]["outputs"].get("candidates")
+    frames = read_dataset(source, labelled=False) if source and Path(source).is_file() else []
+    lo = p["batch"] * p["batch_size"]
+    batch = frames[lo : lo + p["batch_size"]]
+    path = folder / "labelled.extxyz"
+    if batch:
+        opts: dict[str, Any] = {"threads": p["threads"]}
+        if p["reference"].startswith("cp2k:"):
+            opts["ranks"] = p["ranks"]
+        if "coulomb" in p:
+            from vitreous.potentials import Coulomb
+
+            opts["coulomb"] = Coulomb(p["coulomb"])
+        write_dataset(label_frames(batch, p["reference"], folder / "work", **opts), path)
+    return {"n_frames": len(batch), "reference": p["reference"]}, ({"frames": str(path)} if batch else {})
+
+
+def _mlip_config(p: dict[str, Any]):
+    from vitreous.mlip.active import ActiveLearningConfig
+
+    keys = set(ActiveLearningConfig.__dataclass_fields__) - {"label_options"}
+    return ActiveLearningConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in p.items() if k in keys})
+
+
+def _mlip_explore(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
+    from vitreous.errors import AnalysisError
+    from vitreous.mlip.active import check_initial, explore_iteration
+    from vitreous.mlip.dataset import read_dataset, write_dataset
+
+    p = task.params
+    prev = deps.get("mlip_explore")
+    if prev is not None and prev["status"] == "complete" and prev["result"].get("stop"):
+        return {"ran": False, "stop": True, "reason": f"the loop stopped at {prev['label']}"}, {}
+    bad = [r for r in deps.get("mlip_label*", []) + deps.get("mlip_cells*", []) if r["status"] != "complete"]
+    if bad or (prev is not None and prev["status"] != "complete"):
+        first = (bad or [prev])[0]
+        if p["iteration"] == 0 or first["kind"] == "mlip_cells" or "/label-" in first["label"]:
+            raise AnalysisError(f"the initial data are not complete: {first['label']} {first['status']}")
+        reason = f"{first['label']} {first['status']}: {(first.get('error') or '').splitlines()[0]}"
+        return {"ran": False, "stop": True, "reason": reason}, {}
+    data = []
+    for r in deps.get("mlip_label*", []):
+        if r["outputs"].get("frames"):
+            data += read_dataset(r["outputs"]["frames"])
+    config = _mlip_config(p)
+    check_initial(data, config)
+    starts = read_dataset(deps["mlip_cells"]["outputs"]["starts"], labelled=False)
+    record, chosen = explore_iteration(data, starts, config, folder, p["iteration"], progress=_say_line(task))
+    outputs = {"model": record.pop("model")}
+    if chosen:
+        write_dataset(chosen, folder / "candidates.extxyz")
+        outputs["candidates"] = str(folder / "candidates.extxyz")
+    return {"ran": True} | record, outputs
+
+
+def _say_line(task: Task):
+    def say(text: str) -> None:
+        print(f"    {task.group} {task.label}: {text}", flush=True)
+
+    return say
+
+
+def _mlip_model(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
+    from vitreous.errors import AnalysisError
+    from vitreous.mlip.models import load_model
+
+    explores = deps.get("mlip_explore*", [])
+    history = [r["result"] | {"task": r["label"]} for r in explores if r["status"] == "complete" and r["result"]["ran"]]
+    if not history:
+        raise AnalysisError("no active-learning iteration trained a committee", hint="see the al-* tasks' errors")
+    last = next(r for r in reversed(explores) if r["status"] == "complete" and r["result"]["ran"])
+    stopped = next(
+        (r["result"]["reason"] for r in explores if r["status"] == "complete" and r["result"].get("reason")), None
+    )
+    model = load_model(last["outputs"]["model"])
+    card = model.card
+    summary = {
+        "model": card["model"],
+        "reference": card["reference"],
+        "reference_kind": card["reference_kind"],
+        "n_frames": sum(card["n_frames"].values()) if isinstance(card["n_frames"], dict) else card["n_frames"],
+        "n_frames_split": card["n_frames"],
+        "test": {k: v for k, v in card["metrics"]["test"].items() if k != "by_temperature_K"},
+        "iterations": len(history),
+        "stopped_by": stopped
+        or ("converged (accurate fraction)" if history[-1].get("converged") else "iteration budget"),
+        "active_learning": [
+            {
+                k: h.get(k)
+                for k in (
+                    "iteration",
+                    "n_frames",
+                    "n_candidates",
+                    "n_chosen",
+                    "candidate_fraction",
+                    "accurate_fraction",
+                    "beyond_trust_fraction",
+                    "by_temperature_K",
+                    "converged",
+                    "forces_rmse_eV_A",
+                    "energy_rmse_meV_atom",
+                    "n_explored",
+                    "exploration_failures",
+                    "sigma_F_histogram",
+                    "wall_time_s",
+                )
+            }
+            for h in history
+        ],
+    }
+    (folder / "model.json").write_text(json.dumps(summary, indent=2))
+    return summary, {"folder": last["outputs"]["model"], "json": str(folder / "model.json")}
+
+
 def _report(task: Task, folder: Path, deps: dict[str, dict], out_dir: Path, store: RunStore) -> tuple[dict, dict]:
     from vitreous.report.html import write_report
 
@@ -303,6 +503,10 @@ def _report(task: Task, folder: Path, deps: dict[str, dict], out_dir: Path, stor
 
 
 _KINDS = {
+    "mlip_cells": _mlip_cells,
+    "mlip_label": _mlip_label,
+    "mlip_explore": _mlip_explore,
+    "mlip_model": _mlip_model,
     "build": _build,
     "melt_quench": _melt_quench,
     "structure": _structure,
@@ -315,6 +519,10 @@ _KINDS = {
     "exp_xps": _exp_xps,
     "exp_dsc": _exp_dsc,
 }
+
+
+#: every task kind (``report`` included)
+TASK_KINDS = (*_KINDS, "report")
 
 
 def execute_task(task: Task, out_dir: str | Path, store_path: str | Path, *_deps: Any) -> dict[str, Any]:
@@ -344,8 +552,7 @@ def execute_task(task: Task, out_dir: str | Path, store_path: str | Path, *_deps
         if r is None:
             continue
         r["outputs"] = {k: str(out_dir / v) for k, v in (r.get("outputs") or {}).items()}
-        if r["kind"] == "dynamics":
-            deps.setdefault("dynamics*", []).append(r)
+        deps.setdefault(r["kind"] + "*", []).append(r)  # every dependency of a kind, in order
         deps[r["kind"]] = r
     store.start(task.key, versions())
     t0 = time.perf_counter()
