@@ -48,21 +48,26 @@ def _headline(out_dir: Path) -> None:
     path = out_dir / "results.json"
     if not path.is_file():
         return
-    for group, g in json.loads(path.read_text()).items():
-        parts = [group]
-        if g.get("n_V") is not None:
-            parts.append(f"n_V {g['n_V']:.2f}")
-        if g.get("vo_units"):
-            parts.append("VO4/5/6 " + "/".join(f"{100 * g['vo_units'].get(k, 0):.0f}" for k in ("4", "5", "6")) + " %")
-        if g.get("Tg_K") is not None:
-            parts.append(f"Tg {g['Tg_K']:.0f} K")
-        if g.get("Ea_eV") is not None:
-            parts.append(f"Ea {g['Ea_eV']:.2f} ± {g['Ea_err_eV']:.2f} eV")
-        for t, v in g.get("sigma_S_cm", {}).items():
-            parts.append(f"σ({t} K) {v:.1e} S/cm")
-        for t, p in g.get("sigma_extrapolated_S_cm", {}).items():
-            parts.append(f"σ({t} K, extrapolated) {p['value']:.1e} [{p['low']:.0e}, {p['high']:.0e}] S/cm")
-        console.print("  " + "; ".join(parts))
+    for group, entry in json.loads(path.read_text()).items():
+        for method, g in entry.items():
+            parts = [f"{group} {method.upper()}"]
+            if g.get("n_V") is not None:
+                parts.append(f"n_V {g['n_V']:.2f}")
+            if g.get("vo_units"):
+                vo = g["vo_units"]
+                parts.append("VO4/5/6 " + "/".join(f"{100 * vo.get(k, 0):.0f}" for k in ("4", "5", "6")) + " %")
+            if g.get("Tg_K") is not None:
+                parts.append(f"Tg {g['Tg_K']:.0f} K")
+            if g.get("Ea_eV") is not None:
+                parts.append(f"Ea {g['Ea_eV']:.2f} ± {g['Ea_err_eV']:.2f} eV")
+            for t, v in g.get("sigma_S_cm", {}).items():
+                parts.append(f"σ({t} K) {v:.1e} S/cm")
+            for t, p in g.get("sigma_extrapolated_S_cm", {}).items():
+                parts.append(f"σ({t} K, extrapolated) {p['value']:.1e} [{p['low']:.0e}, {p['high']:.0e}] S/cm")
+            if g.get("model"):
+                m = g["model"]
+                parts.append(f"model {m['model']} on {m['reference']} ({m['reference_kind']})")
+            console.print("  " + "; ".join(parts))
 
 
 @handle_errors
