@@ -147,6 +147,16 @@ def _make_client(spec: StudySpec, workers: int):
     return Client(cluster), cluster
 
 
+def _descendants(tasks: list[Task]) -> dict[str, int]:
+    """Number of tasks downstream of each task: the Dask priority, so that among ready tasks
+    the heads of long chains (the active-learning loop before the MLIP MD) start first."""
+    below: dict[str, set[str]] = {t.key: set() for t in tasks}
+    for t in reversed(tasks):  # tasks are in topological order
+        for d in t.deps:
+            below[d] |= below[t.key] | {t.key}
+    return {k: len(v) for k, v in below.items()}
+
+
 def _dask(
     spec: StudySpec, tasks: list[Task], out_dir: Path, store: RunStore, workers: int, log: Callable[[str], None] | None
 ) -> None:
@@ -157,6 +167,7 @@ def _dask(
         futures: dict[str, Any] = {}
         # resources per task kind apply to cluster workers only (a local cluster declares none)
         resources = spec.cluster.get("resources", {}) if spec.cluster else {}
+        priority = _descendants(tasks)
         for task in tasks:
             deps = [futures[k] for k in task.deps if k in futures]
             futures[task.key] = client.submit(
@@ -168,6 +179,7 @@ def _dask(
                 key=f"{task.kind}-{task.key}",
                 pure=False,
                 resources=resources.get(task.kind),
+                priority=priority[task.key],
             )
         done = 0
         for fut in as_completed(list(futures.values())):
