@@ -198,7 +198,8 @@ def test_kill_the_runner_mid_task_and_resume(tmp_path):
 
 def test_a_failed_task_does_not_stop_independent_work(serial_run, tmp_path):
     """Break the Tg scan output of a finished study and rerun the Tg analysis: it fails,
-    its error is recorded, and the report (a soft dependent) is still written."""
+    its error is recorded, the Arrhenius fit that had used the old Tg is skipped (its input
+    is gone), and the report (a soft dependent) is still written."""
     out = tmp_path / "fail"
     shutil.copytree(serial_run[0], out)
     spec = load_study(TINY)
@@ -208,8 +209,9 @@ def test_a_failed_task_does_not_stop_independent_work(serial_run, tmp_path):
         con.execute("UPDATE tasks SET status='pending' WHERE kind IN ('tg', 'report')")
     (out / "report" / "index.html").unlink()
     outcome = run_study(spec, out, "serial", log=None)
-    assert outcome["counts"] == {"complete": 10, "failed": 1}
+    assert outcome["counts"] == {"complete": 9, "failed": 1, "skipped": 1}
     assert outcome["failed"][0]["label"].endswith("/tg") and "H5MD" in outcome["failed"][0]["error"]
+    assert outcome["failed"][1]["label"].endswith("/arrhenius") and "tg failed" in outcome["failed"][1]["error"]
     assert (out / "report" / "index.html").is_file()
 
 
@@ -267,3 +269,17 @@ def test_builtin_quick_study_end_to_end(tmp_path):
         assert 3.5 < g["n_V"] < 6.5 and "473" in g["sigma_extrapolated_S_cm"]
     assert res["cmd"]["Tg_K"] > 0
     assert res["mlip"]["model"]["reference"] == "teacher:chgnet" and len(res["mlip"]["active_learning"]) >= 1
+
+
+def test_an_edited_task_does_not_reuse_the_folder_of_the_old_one(tmp_path):
+    """A task whose inputs changed (same label, new key) gets a clean folder; the old run is
+    moved aside, not deleted and not resumed (its engine would refuse a different run)."""
+    from vitreous.study.tasks import _task_folder
+
+    folder = _task_folder(tmp_path / "g" / "diffusion-1300K", "aaaa")
+    (folder / "trajectory.h5").write_text("old run")
+    assert _task_folder(tmp_path / "g" / "diffusion-1300K", "aaaa") == folder  # same task: resumes
+    assert (folder / "trajectory.h5").is_file()
+    again = _task_folder(tmp_path / "g" / "diffusion-1300K", "bbbb")
+    assert again == folder and not (again / "trajectory.h5").exists()
+    assert (tmp_path / "g" / "diffusion-1300K.aaaa" / "trajectory.h5").read_text() == "old run"

@@ -50,6 +50,7 @@ def _raw() -> dict:
         ({"initial_frames": 3}, "at least 10"),
         ({"sizes": [999]}, "not among the study's sizes"),
         ({"seed": -1}, "non-negative integer"),
+        ({"explore_glass": "yes"}, "true or false"),
         ({"enabled": False}, "remove the table"),
         ({"melt_quench": {"speed": 1.0}}, r"unknown key.*mlip\.melt_quench"),
         ({"melt_quench": {"t_final_K": 5000.0}}, "below t_melt_K"),
@@ -209,3 +210,13 @@ def test_a_failing_labeller_stops_the_loop_cleanly(tmp_path, monkeypatch):
     assert "SCF did not converge" in model["result"]["stopped_by"]
     assert rows["NVP28-120-s3/mlip-structure"]["status"] == "complete"
     assert [f["label"] for f in outcome["failed"]] == ["mlip-NVP28/al-0-label-0"]
+    # the labeller works again: a rerun labels, runs iteration 1, and redoes what used the old model
+    monkeypatch.setattr(dataset, "label_frames", real)
+    outcome = run_study(spec, tmp_path, "serial", log=None)
+    assert outcome["counts"] == {"complete": len(build_graph(spec))}, outcome["failed"]
+    again = {r["label"]: r for r in RunStore(tmp_path / "runs.sqlite").rows()}
+    assert again["mlip-NVP28/al-1"]["result"]["ran"] is True
+    assert again["mlip-NVP28/model"]["result"]["iterations"] == 2
+    for label in ("mlip-NVP28/label-0", "NVP28-120-s3/melt_quench"):  # untouched
+        assert again[label]["attempts"] == 1
+    assert again["NVP28-120-s3/mlip-structure"]["attempts"] == 2

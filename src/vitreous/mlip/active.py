@@ -112,13 +112,19 @@ def committee_deviation(models: Sequence[Any], frames: Sequence[Atoms]) -> np.nd
     committee, of the predicted force vector."""
     from vitreous.mlip.evaluate import predict
 
-    forces = np.array([[p.arrays["forces"] for p in predict(m, frames)] for m in models])  # (M, F, N, 3)
-    return np.sqrt((forces.std(axis=0) ** 2).sum(axis=-1)).max(axis=-1)
+    preds = [predict(m, frames) for m in models]
+    sigma = np.empty(len(frames))
+    for f in range(len(frames)):  # frames may differ in size (small cells and the glass)
+        forces = np.array([p[f].arrays["forces"] for p in preds])  # (M, N, 3)
+        sigma[f] = np.sqrt((forces.std(axis=0) ** 2).sum(axis=-1)).max()
+    return sigma
 
 
 def _explore(
-    model: Any, starts: Sequence[Atoms], cfg: ActiveLearningConfig, folder: Path
-) -> tuple[list[Atoms], list[str]]:
+    model: Any, starts: Sequence[Atoms], cfg: ActiveLearningConfig, folder: Path, glass: Atoms | None = None
+) -> tuple[list[Atoms], list[str], list[int]]:
+    """Exploration runs; returns their frames, the failures, and the index (into the frames)
+    of the last frame each failed run wrote before it stopped."""
     from vitreous.engines.factory import mlip_md
     from vitreous.io.trajectory import open_trajectory
     from vitreous.protocols import Protocol, Stage
@@ -129,6 +135,9 @@ def _explore(
     if cfg.explore_quench and len(set(cfg.temperatures_K)) > 1:
         hot = int(np.argmax(cfg.temperatures_K))
         runs.append(("quench", max(cfg.temperatures_K), min(cfg.temperatures_K), starts[hot % len(starts)]))
+    if glass is not None:  # the model the MLIP MD will start from, at the hottest temperature
+        runs.append(("glass", max(cfg.temperatures_K), max(cfg.temperatures_K), glass))
+    stop_frames: list[int] = []
     for k, (name, t, t_end, start) in enumerate(runs):
         stage = Stage(
             "explore",
@@ -152,6 +161,10 @@ def _explore(
         except VitreousError as exc:  # a run that left the model's range: keep what it wrote
             failures.append(f"{name}: {exc.message}")
             traj_path = run_dir / "trajectory.h5"
+            failed = True
+        else:
+            failed = False
+        n_before = len(frames)
         if traj_path.is_file():
             n_total = max(1, cfg.explore_steps // cfg.explore_every)
             with open_trajectory(traj_path) as traj:
@@ -161,7 +174,9 @@ def _explore(
                     target = t + (t_end - t) * min(1.0, (f + 1) / n_total)  # the thermostat's target there
                     a.info = {"source": f"{run_dir.name}#{f}", "temperature_K": round(target, -2)}
                     frames.append(a)
-    return frames, failures
+        if failed and len(frames) > n_before:
+            stop_frames.append(len(frames) - 1)
+    return frames, failures, stop_frames
 
 
 def _train_member(data: Sequence[Atoms], mdir: Path, kind: str, seed: int) -> Path:
@@ -210,9 +225,15 @@ def explore_iteration(
     folder: str | os.PathLike,
     iteration: int,
     progress: Callable[[str], None] | None = None,
+    glass: Atoms | None = None,
 ) -> tuple[dict[str, Any], list[Atoms]]:
     """One iteration up to the choice of candidates: train the committee on ``data``,
     explore, measure σ_F, choose up to ``candidates_per_iteration`` diverse candidates.
+
+    ``glass``, when given, is explored too, at the highest exploration temperature: the
+    structure the production MLIP MD starts from (e.g. a 405-atom classical glass, where
+    small cells see ~10× fewer atom-steps). The last frame of every exploration run that
+    stopped (close contact, lost atoms) is labelled too, whatever its σ_F.
 
     Returns
     -------
@@ -232,19 +253,22 @@ def explore_iteration(
     say(f"iteration {iteration}: training a committee of {config.committee} on {len(data)} frames")
     models = train_committee(data, folder, config, iteration)
     say(f"iteration {iteration}: exploring at {', '.join(f'{t:g}' for t in config.temperatures_K)} K")
-    explored, failures = _explore(models[0], starts, config, folder)
+    explored, failures, stop_frames = _explore(models[0], starts, config, folder, glass)
     sigma = committee_deviation(models, explored) if explored else np.zeros(0)
     lo, hi = config.trust_lo_eV_A, config.trust_hi_eV_A
     is_candidate = (sigma >= lo) & (sigma < hi)
     fraction = float(is_candidate.mean()) if len(sigma) else 1.0
     candidates = [explored[k] for k in np.flatnonzero(is_candidate)]
+    # the last frame before a run stopped shows where the model fails (often a close contact):
+    # labelled whatever its σ_F, it teaches the model the repulsion it lacks
+    stops = [explored[k] for k in stop_frames if not is_candidate[k]]
     accurate = float((sigma < lo).mean()) if len(sigma) else 0.0
     converged = 1.0 - accurate < config.stop_fraction and not failures
     stop = converged or iteration >= config.max_iterations - 1
     chosen: list[Atoms] = []
-    if candidates and not stop:
-        n = min(config.candidates_per_iteration, len(candidates))
-        chosen = select_diverse(candidates, n, config.seed + iteration)
+    if (candidates or stops) and not stop:
+        n = min(config.candidates_per_iteration - len(stops), len(candidates))
+        chosen = stops + (select_diverse(candidates, n, config.seed + iteration) if n > 0 else [])
     test = models[0].card["metrics"]["test"]
     edges = np.append(np.linspace(0.0, 2.0 * hi, 21), np.inf)  # the last bin holds everything beyond 2·hi
     temps = np.array([a.info["temperature_K"] for a in explored])
@@ -260,6 +284,7 @@ def explore_iteration(
         "iteration": iteration,
         "n_frames": len(data),
         "n_candidates": len(candidates),
+        "n_stop_frames": len(stops),
         "n_chosen": len(chosen),
         "forces_rmse_eV_A": test["forces_rmse_eV_A"],
         "energy_rmse_meV_atom": test["energy_rmse_meV_atom"],

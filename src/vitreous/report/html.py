@@ -572,7 +572,11 @@ def _headline_rows(methods: list[tuple[str, dict[str, Any]]], ref: dict[str, Any
         share = ionic_share(g).get("473")
         if p is None:
             return "–"
-        return f"{p['value']:.1e}" + (f" ({100 * share:.2g} % of measured)" if share is not None else "")
+        if share is None:
+            return f"{p['value']:.1e}"
+        if share > 1:  # an ionic part larger than the measured total cannot be right
+            return f"{p['value']:.1e} ({share:.3g}× the measured total: the extrapolation is not credible)"
+        return f"{p['value']:.1e} ({100 * share:.2g} % of the measured total)"
 
     msd_ref = r28.get("na_msd_1200K_A2", {})
     return [

@@ -205,6 +205,7 @@ def _active_learning(add: Any, comp: str, spec: StudySpec, density: float | None
             "candidates_per_iteration",
             "stop_fraction",
             "explore_steps",
+            "explore_glass",
             "seed",
         )
     } | {"temperatures_K": list(m.explore_temperatures_K)}

@@ -18,7 +18,7 @@ from vitreous.errors import StudyError
 from vitreous.study.graph import Task, build_graph
 from vitreous.study.spec import StudySpec
 from vitreous.study.store import RunStore
-from vitreous.study.tasks import execute_task
+from vitreous.study.tasks import execute_task, is_current
 
 __all__ = ["StudyOutcome", "run_study"]
 
@@ -107,7 +107,7 @@ def _describe(row: dict[str, Any]) -> str:
 def _serial(tasks: list[Task], out_dir: Path, store: RunStore, log: Callable[[str], None] | None) -> None:
     for i, task in enumerate(tasks, start=1):
         row = store.get(task.key)
-        if row and row["status"] == "complete":
+        if is_current(row, [store.get(k) for k in task.deps]):
             _say(log, f"[{i}/{len(tasks)}] already complete: {row['label']}")
             continue
         _say(log, f"[{i}/{len(tasks)}] {task.kind} {task.group} {task.label} ...")

@@ -152,6 +152,8 @@ class MLIPSpec:
     batch). MLIP MD runs at ``sizes`` (each one of the study's sizes: the MLIP melt–quench
     re-melts that size's classical glass). ``melt_quench``, ``tg_scan`` and ``diffusion``
     are the classical leg's tables with this table's overrides (``[mlip.diffusion]`` ...).
+    With ``explore_glass`` every iteration also explores that classical glass at the highest
+    exploration temperature (the start of the MLIP melt–quench, at its full size).
     """
 
     reference: str = "teacher:chgnet"
@@ -164,6 +166,7 @@ class MLIPSpec:
     stop_fraction: float = 0.05
     explore_temperatures_K: tuple[float, ...] = (800.0, 1400.0, 2000.0)
     explore_steps: int = 1000
+    explore_glass: bool = True
     initial_frames: int = 60
     glass_frames: int = 4
     cell_atoms: int = 80
@@ -265,6 +268,10 @@ def _sub(
             if not isinstance(v, list) or not v:
                 raise StudyError(f"[{where}] {name} must be a non-empty list")
             kwargs[name] = tuple(v)
+        elif isinstance(default, bool):
+            if not isinstance(v, bool):
+                raise StudyError(f"[{where}] {name} must be true or false, got {v!r}")
+            kwargs[name] = v
         elif isinstance(default, float):
             kwargs[name] = _num(table, name, where)
         elif isinstance(default, int) and not isinstance(default, bool):

@@ -13,7 +13,7 @@ from vitreous.report.figures import save_plot, save_plots
 from vitreous.study.graph import Task
 from vitreous.study.store import RunStore
 
-__all__ = ["execute_task"]
+__all__ = ["execute_task", "is_current"]
 
 #: Dependencies whose failure does not stop a task (the report shows what is missing).
 #: ``mlip_explore`` stops the loop when a labelling failed; ``mlip_model`` takes the last
@@ -321,6 +321,7 @@ def _exp_dsc(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dic
 
 
 def _mlip_cells(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]:
+    from vitreous.io import read_structure
     from vitreous.mlip.cells import small_cells
     from vitreous.mlip.dataset import select_diverse, write_dataset
 
@@ -347,11 +348,17 @@ def _mlip_cells(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, 
         nearest = min({a.info["temperature_K"] for a in pool}, key=lambda x: abs(x - t))
         starts.append([a for a in pool if a.info["temperature_K"] == nearest][-1])
     write_dataset(starts, folder / "starts.extxyz")
+    glass = read_structure(deps["melt_quench"]["outputs"]["final"])
+    write_dataset([glass], folder / "glass.extxyz")
     return {
         "n_pool": len(pool),
         "n_initial": len(chosen),
         "sampled_by": f"classical:{p['potential']} (geometries only; labels come from the reference)",
-    }, {"frames": str(folder / "initial.extxyz"), "starts": str(folder / "starts.extxyz")}
+    }, {
+        "frames": str(folder / "initial.extxyz"),
+        "starts": str(folder / "starts.extxyz"),
+        "glass": str(folder / "glass.extxyz"),
+    }
 
 
 def _glass_frames(trajectory: str, n: int) -> list[Any]:
@@ -428,7 +435,12 @@ def _mlip_explore(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict
     config = _mlip_config(p)
     check_initial(data, config)
     starts = read_dataset(deps["mlip_cells"]["outputs"]["starts"], labelled=False)
-    record, chosen = explore_iteration(data, starts, config, folder, p["iteration"], progress=_say_line(task))
+    glass = None
+    if p.get("explore_glass"):
+        glass = read_dataset(deps["mlip_cells"]["outputs"]["glass"], labelled=False)[0]
+    record, chosen = explore_iteration(
+        data, starts, config, folder, p["iteration"], progress=_say_line(task), glass=glass
+    )
     outputs = {"model": record.pop("model")}
     if chosen:
         write_dataset(chosen, folder / "candidates.extxyz")
@@ -525,6 +537,34 @@ _KINDS = {
 TASK_KINDS = (*_KINDS, "report")
 
 
+def is_current(row: dict[str, Any] | None, dep_rows: list[dict[str, Any] | None]) -> bool:
+    """Complete, and no dependency finished after it started (as ``make`` does with file
+    times). A dependency runs again when it had failed or been skipped; what used its old
+    result (an iteration that stopped for want of labels, the model after it, the MLIP MD
+    with that model) then runs again too."""
+    if row is None or row["status"] != "complete":
+        return False
+    started = row.get("started") or 0.0
+    return not any(r is not None and (r.get("finished") or 0.0) > started for r in dep_rows)
+
+
+def _task_folder(folder: Path, key: str, redo: bool = False) -> Path:
+    """The task's folder, marked with its key. A folder left by a task of the same label but
+    other inputs (an edited study) is moved aside to ``<folder>.<its key>``, and a finished
+    task that runs again (``redo``: a dependency ran after it) to
+    ``<folder>.<key>.<unix time>``: never mixed with the new run (its engines would refuse
+    to resume a different run) nor deleted."""
+    marker = folder / ".task-key"
+    if marker.is_file() and marker.read_text().strip() != key:
+        old = marker.read_text().strip()
+        folder.rename(folder.with_name(f"{folder.name}.{old}"))
+    elif redo and folder.is_dir():
+        folder.rename(folder.with_name(f"{folder.name}.{key}.{int(time.time())}"))
+    folder.mkdir(parents=True, exist_ok=True)
+    marker.write_text(key + "\n")
+    return folder
+
+
 def execute_task(task: Task, out_dir: str | Path, store_path: str | Path, *_deps: Any) -> dict[str, Any]:
     """Run one task unless it is complete; record everything in the store.
 
@@ -536,17 +576,20 @@ def execute_task(task: Task, out_dir: str | Path, store_path: str | Path, *_deps
     out_dir = Path(out_dir)
     store = RunStore(store_path)
     row = store.get(task.key)
-    if row is not None and row["status"] == "complete":
-        return row
     dep_rows = [store.get(k) for k in task.deps]
+    if is_current(row, dep_rows):
+        return row
     if task.kind not in SOFT:
         bad = [r for r in dep_rows if r is None or r["status"] != "complete"]
         if bad:
             reason = "; ".join(f"{r['label'] if r else '?'} {r['status'] if r else 'missing'}" for r in bad)
             store.skip(task.key, f"dependency not complete: {reason}")
             return store.get(task.key)
-    folder = out_dir / task.folder
-    folder.mkdir(parents=True, exist_ok=True)
+    if task.kind == "report":  # rewritten whole every time
+        folder = out_dir / task.folder
+        folder.mkdir(parents=True, exist_ok=True)
+    else:
+        folder = _task_folder(out_dir / task.folder, task.key, redo=row is not None and row["status"] == "complete")
     deps: dict[str, Any] = {}
     for r in dep_rows:
         if r is None:
