@@ -186,15 +186,16 @@ def teacher_calculator(name: str, threads: int = 1) -> Any:
         import torch
 
         torch.set_num_threads(threads)
+        device = "cuda" if torch.cuda.is_available() else "cpu"  # a GPU when there is one; nothing needs it
         if name == "chgnet":
             from chgnet.model.dynamics import CHGNetCalculator
 
-            return CHGNetCalculator(use_device="cpu", check_cuda_mem=False)
+            return CHGNetCalculator(use_device=device, check_cuda_mem=False)
         from sevenn.calculator import SevenNetCalculator
 
         if name == "7net-mf-0":
-            return SevenNetCalculator(name, modal="R2SCAN", device="cpu")
-        return SevenNetCalculator(name, device="cpu")
+            return SevenNetCalculator(name, modal="R2SCAN", device=device)
+        return SevenNetCalculator(name, device=device)
     except ImportError as exc:
         raise AnalysisError(
             f"teacher '{name}' needs its package ({exc.name})",

@@ -610,7 +610,11 @@ def _headline_rows(methods: list[tuple[str, dict[str, Any]]], ref: dict[str, Any
             f"measured total {r28['conductivity_473K_S_cm']:.1e} S/cm; Na+ share from MLIP MD "
             f"~{100 * r28.get('ionic_share_473K', float('nan')):.0f} %",
         ],
-        ["Rw (%)", *each(lambda g: _fmt(g.get("rw_percent"), ".1f")), f"NVP28 X-ray: {r28['rw_xray_percent']}"],
+        [
+            "Rw (%)",
+            *each(lambda g: _fmt(g.get("rw_percent"), ".1f")),
+            "NVP28 X-ray: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in r28["rw_xray_percent"].items()),
+        ],
     ]
 
 
