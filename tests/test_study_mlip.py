@@ -65,6 +65,15 @@ def test_mlip_table_validation_names_the_key(change, fragment):
         parse_study(raw, str(TINY))
 
 
+def test_mlip_loop_defaults_are_the_libraries():
+    from vitreous.mlip.active import ActiveLearningConfig
+    from vitreous.study.spec import MLIPSpec
+
+    lib, study = ActiveLearningConfig("teacher:chgnet"), MLIPSpec()
+    for key in ("committee", "trust_lo_eV_A", "trust_hi_eV_A", "max_iterations", "stop_fraction", "explore_steps"):
+        assert getattr(study, key) == getattr(lib, key), key
+
+
 def test_mlip_tables_override_the_classical_ones_key_by_key():
     spec = load_study(TINY)
     m = spec.mlip

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from vitreous.errors import StudyError
+from vitreous.mlip.active import ActiveLearningConfig as _AL
 from vitreous.protocols import MELT_QUENCH_DEFAULTS as _MQ
 from vitreous.protocols import TG_COOLING_DEFAULTS as _TG
 
@@ -158,14 +159,15 @@ class MLIPSpec:
 
     reference: str = "teacher:chgnet"
     model: str = "pod"
-    committee: int = 2
-    trust_lo_eV_A: float = 0.2
-    trust_hi_eV_A: float = 1.0
-    max_iterations: int = 3
-    candidates_per_iteration: int = 20
-    stop_fraction: float = 0.05
+    # the loop's own defaults have one home: vitreous.mlip.active.ActiveLearningConfig
+    committee: int = _AL.committee
+    trust_lo_eV_A: float = _AL.trust_lo_eV_A
+    trust_hi_eV_A: float = _AL.trust_hi_eV_A
+    max_iterations: int = _AL.max_iterations
+    candidates_per_iteration: int = _AL.candidates_per_iteration
+    stop_fraction: float = _AL.stop_fraction
     explore_temperatures_K: tuple[float, ...] = (800.0, 1400.0, 2000.0)
-    explore_steps: int = 1000
+    explore_steps: int = _AL.explore_steps
     explore_glass: bool = True
     initial_frames: int = 60
     glass_frames: int = 4
