@@ -229,3 +229,20 @@ def test_a_failing_labeller_stops_the_loop_cleanly(tmp_path, monkeypatch):
     for label in ("mlip-NVP28/label-0", "NVP28-120-s3/melt_quench"):  # untouched
         assert again[label]["attempts"] == 1
     assert again["NVP28-120-s3/mlip-structure"]["attempts"] == 2
+
+
+def test_short_vanadyl_peak_and_ionic_share(tmp_path):
+    """The report's derived numbers: a separate short V=O peak needs two first-shell peaks
+    with the first below 1.70 Å; the ionic share divides the Arrhenius value at a measured
+    temperature by the measured (total) conductivity there."""
+    from vitreous.report.html import ionic_share, short_vo_peak
+
+    assert short_vo_peak({"bond_lengths_A": {"V-O": [1.58, 1.92]}}) == 1.58
+    assert short_vo_peak({"bond_lengths_A": {"V-O": [1.62]}}) is None  # one peak: not separate
+    assert short_vo_peak({"bond_lengths_A": {"V-O": [1.75, 1.95]}}) is None
+    assert short_vo_peak({}) is None
+    path = tmp_path / "arrhenius.json"
+    path.write_text(json.dumps({"experiment": [{"temperature_K": 473.0, "value": 4.0e-5}]}))
+    g = {"arrhenius_json": str(path), "sigma_extrapolated": {"473": {"value": 2.0e-6}}}
+    assert ionic_share(g) == {"473": pytest.approx(0.05)}
+    assert ionic_share({}) == {}

@@ -63,7 +63,9 @@ def _headline(out_dir: Path) -> None:
             for t, v in g.get("sigma_S_cm", {}).items():
                 parts.append(f"σ({t} K) {v:.1e} S/cm")
             for t, p in g.get("sigma_extrapolated_S_cm", {}).items():
-                parts.append(f"σ({t} K, extrapolated) {p['value']:.1e} [{p['low']:.0e}, {p['high']:.0e}] S/cm")
+                share = (g.get("ionic_share") or {}).get(t)
+                flag = f" ({share:.3g}× the measured total: not credible)" if share and share > 1 else ""
+                parts.append(f"σ({t} K, extrapolated) {p['value']:.1e} [{p['low']:.0e}, {p['high']:.0e}] S/cm{flag}")
             if g.get("model"):
                 m = g["model"]
                 parts.append(f"model {m['model']} on {m['reference']} ({m['reference_kind']})")
