@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import time
+
 import pytest
 
 from vitreous.build import random_glass
@@ -64,3 +69,24 @@ def liquid_nvp28(tmp_path_factory, relaxed_nvp28):
         settings=LammpsSettings(coulomb=Coulomb("dsf")),
     ).run(progress=False)
     return run.trajectory
+
+
+def _kill_at(cmd, run, step):
+    """Start ``cmd``, wait until the run in ``run`` has checkpointed past ``step``, then kill
+    it with SIGKILL; fails if the run finished before it could be killed."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 300
+    while time.time() < deadline:  # wait for a checkpoint past the start, then kill hard
+        ck = run / "checkpoint.json"
+        if ck.is_file() and json.loads(ck.read_text())["step"] >= step:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run / "summary.json").exists(), "the run finished before it could be killed"
+
+
+@pytest.fixture
+def kill_at():
+    """:func:`_kill_at`: kill -9 an MD command once it has checkpointed past a step."""
+    return _kill_at

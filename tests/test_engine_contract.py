@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import h5py
 import numpy as np
@@ -123,21 +121,8 @@ def _md_cmd(structure, out, ensemble, steps, engine):
     ]
 
 
-def _kill_at(cmd, run, step):
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 300
-    while time.time() < deadline:  # wait for a checkpoint past the start, then kill hard
-        ck = run / "checkpoint.json"
-        if ck.is_file() and json.loads(ck.read_text())["step"] >= step:
-            break
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not (run / "summary.json").exists(), "the run finished before it could be killed"
-
-
 @pytest.mark.parametrize(("engine", "ensemble"), [(e, s) for e in ENGINES for s in ("nvt", "langevin")])
-def test_kill_and_resume_matches_uninterrupted(relaxed_nvp28, tmp_path, engine, ensemble):
+def test_kill_and_resume_matches_uninterrupted(relaxed_nvp28, tmp_path, kill_at, engine, ensemble):
     """kill -9 mid-run, rerun: the same frame steps on both engines. The Nosé–Hoover chain
     continues the same trajectory (its state travels in the restart: positions within
     1e-4 Å); ASE's Langevin does too (the generator state travels with it); LAMMPS' Langevin
@@ -149,7 +134,7 @@ def test_kill_and_resume_matches_uninterrupted(relaxed_nvp28, tmp_path, engine, 
     ref = subprocess.run(_md_cmd(structure, tmp_path / "ref", ensemble, steps, engine), capture_output=True, text=True)
     assert ref.returncode == 0, ref.stderr
     run = tmp_path / "killed"
-    _kill_at(_md_cmd(structure, run, ensemble, steps, engine), run, steps // 2 - 200)
+    kill_at(_md_cmd(structure, run, ensemble, steps, engine), run, steps // 2 - 200)
     again = subprocess.run(_md_cmd(structure, run, ensemble, steps, engine), capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     with H5MDTrajectory(tmp_path / "ref" / "trajectory.h5") as a, H5MDTrajectory(run / "trajectory.h5") as b:

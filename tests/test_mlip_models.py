@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -160,21 +158,8 @@ def _md_cmd(structure, out, model_dir, steps, engine="lammps"):
     ]
 
 
-def _kill_at(cmd, run, step):
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        ck = run / "checkpoint.json"
-        if ck.is_file() and json.loads(ck.read_text())["step"] >= step:
-            break
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not (run / "summary.json").exists(), "the run finished before it could be killed"
-
-
 @pytest.mark.parametrize("engine", ["lammps", "ase"])
-def test_mlip_md_resumes_after_kill_9(pod_model, tmp_path, engine):
+def test_mlip_md_resumes_after_kill_9(pod_model, tmp_path, kill_at, engine):
     """POD through the CLI on both engines (LAMMPS pair style; ASE via its calculator): kill
     -9 mid-run and rerun gives the uninterrupted run's frames (NH chain: positions 1e-4 Å)."""
     structure = tmp_path / "start.extxyz"
@@ -185,7 +170,7 @@ def test_mlip_md_resumes_after_kill_9(pod_model, tmp_path, engine):
     )
     assert ref.returncode == 0, ref.stderr
     run = tmp_path / "killed"
-    _kill_at(_md_cmd(structure, run, pod_model.path, steps, engine), run, steps // 2 - 100)
+    kill_at(_md_cmd(structure, run, pod_model.path, steps, engine), run, steps // 2 - 100)
     again = subprocess.run(_md_cmd(structure, run, pod_model.path, steps, engine), capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     with H5MDTrajectory(tmp_path / "ref" / "trajectory.h5") as a, H5MDTrajectory(run / "trajectory.h5") as b:
