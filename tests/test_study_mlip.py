@@ -182,6 +182,8 @@ def test_mlip_leg_end_to_end_after_kill(mlip_run):
     history = mlip["active_learning"]
     assert [h["iteration"] for h in history] == [0, 1]
     assert history[1]["n_frames"] == history[0]["n_frames"] + after["mlip-NVP28/al-0-label-0"]["result"]["n_frames"]
+    # the loop learns: more of what the second committee explores is accurate than of the first
+    assert history[1]["accurate_fraction"] > history[0]["accurate_fraction"]
     for h in history:
         assert 0 <= h["candidate_fraction"] <= 1 and h["forces_rmse_eV_A"] > 0
         assert sum(h["sigma_F_histogram"]["counts"]) == h["n_explored"]  # overflow bin included
