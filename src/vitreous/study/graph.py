@@ -92,10 +92,11 @@ def _md_chain(
     mq_deps: tuple[str, ...],
     extra_deps: tuple[str, ...] = (),
     prefix: str = "",
-) -> list[Task]:
+) -> tuple[Task, list[Task]]:
     """melt_quench → {structure, tg_scan → tg, diffusion@T → dynamics@T} → arrhenius of one
     model and one method; ``prefix`` ("" classical, "mlip-") names the tasks, ``extra_deps``
-    (the MLIP model) go to every MD task. Returns the tasks the report reads."""
+    (the MLIP model) go to every MD task. Returns the melt–quench task and the tasks the
+    report reads."""
     mq = add("melt_quench", prefix + "melt_quench", g, {**common, **asdict(mq_spec), "seed": seed}, mq_deps)
     st = add(
         "structure", prefix + "structure", g, {**asdict(spec.analysis), "experiment": _structure_exp(exp)}, (mq.key,)
@@ -110,7 +111,7 @@ def _md_chain(
         out.append(tg_task)
         tg_dep = (tg_task.key,)
     if dif_spec is None:
-        return out
+        return mq, out
     dyn = []
     for temp in dif_spec.temperatures_K:
         run = add(
@@ -149,7 +150,7 @@ def _md_chain(
                 tuple(t.key for t in dyn) + eis_dep + tg_dep,
             )
         )
-    return out + dyn
+    return mq, out + dyn
 
 
 def _active_learning(add: Any, comp: str, spec: StudySpec, density: float | None, glass: Task) -> Task:
@@ -262,7 +263,7 @@ def build_graph(spec: StudySpec) -> list[Task]:
         exp = spec.experiments.get(comp)
         measured = _experiment_tasks(add, comp, exp) if exp else {}
         finals += measured.values()
-        chains: dict[tuple[int, int], list[Task]] = {}
+        glasses: dict[tuple[int, int], Task] = {}  # the classical melt–quench of each model
         for size in spec.sizes:
             for seed in spec.seeds:
                 g = group_name(comp, size, seed)
@@ -274,20 +275,20 @@ def build_graph(spec: StudySpec) -> list[Task]:
                 if exp is not None and exp.density_g_cm3 is not None:
                     build_params["density_g_cm3"] = exp.density_g_cm3
                 b = add("build", "build", g, build_params, build_deps)
-                chains[size, seed] = _md_chain(
+                glasses[size, seed], reported = _md_chain(
                     add, g, common, spec, spec.melt_quench, spec.tg_scan, spec.diffusion, exp, measured, seed, (b.key,)
                 )
-                finals += chains[size, seed]
+                finals += reported
         if spec.mlip is None:
             continue
         m = spec.mlip
         sizes = [s for s in spec.sizes if not m.sizes or s in m.sizes]
-        glass = chains[min(sizes), spec.seeds[0]][0].deps[0]  # the classical melt–quench
-        model = _active_learning(add, comp, spec, exp.density_g_cm3 if exp else None, by_key[glass])
+        glass = glasses[min(sizes), spec.seeds[0]]
+        model = _active_learning(add, comp, spec, exp.density_g_cm3 if exp else None, glass)
         finals.append(model)
         for size in sizes:
             for seed in spec.seeds:
-                finals += _md_chain(
+                _, reported = _md_chain(
                     add,
                     group_name(comp, size, seed),
                     {"mlip": m.model, "threads": spec.threads},
@@ -298,9 +299,10 @@ def build_graph(spec: StudySpec) -> list[Task]:
                     exp,
                     measured,
                     seed,
-                    (chains[size, seed][0].deps[0], model.key),
+                    (glasses[size, seed].key, model.key),
                     (model.key,),
                     prefix="mlip-",
                 )
+                finals += reported
     add("report", "report", "", {"study": spec.name}, tuple(t.key for t in finals))
     return tasks
