@@ -60,8 +60,9 @@ def _headline(out_dir: Path) -> None:
                 parts.append(f"Tg {g['Tg_K']:.0f} K")
             if g.get("Ea_eV") is not None:
                 parts.append(f"Ea {g['Ea_eV']:.2f} ± {g['Ea_err_eV']:.2f} eV")
-            for t, v in g.get("sigma_S_cm", {}).items():
-                parts.append(f"σ({t} K) {v:.1e} S/cm")
+            held = g.get("sigma_measured_temperature_K", {})
+            for t, v in g.get("sigma_S_cm", {}).items():  # labelled by the temperature the run held
+                parts.append(f"σ({held[t]:.0f} K) {v:.1e} S/cm" if t in held else f"σ(target {t} K) {v:.1e} S/cm")
             for t, p in g.get("sigma_extrapolated_S_cm", {}).items():
                 share = (g.get("ionic_share") or {}).get(t)
                 flag = f" ({share:.3g}× the measured total: not credible)" if share and share > 1 else ""

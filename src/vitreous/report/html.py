@@ -165,11 +165,13 @@ def _figures(group: str, entry: dict[str, dict[str, Any]], folder: Path) -> list
             dyn = DynamicsResult.from_dict(json.loads(Path(path).read_text()))
             fig, ax = plt.subplots(figsize=(6, 3.6))
             dyn.plot(ax)
-            ax.set_title(f"{name}, {t} K", fontsize=9)
+            measured = g["sigma_S_cm"][t]["temperature_K"]  # what the run held, the target beside it
+            ax.set_title(f"{name}, {measured:.0f} K (target {t} K)", fontsize=9)
             save(
                 fig,
                 f"{name.lower()}_msd_{t}K",
-                f"{name}: Na MSD at {t} K: all ions, mobile and trapped classes, fit window shaded",
+                f"{name}: Na MSD at {measured:.0f} K (target {t} K): all ions, mobile and trapped classes, "
+                "fit window shaded",
             )
     fits = [(name, g) for name, g in methods if g.get("arrhenius_json")]
     if fits:
@@ -552,7 +554,7 @@ def _headline_rows(methods: list[tuple[str, dict[str, Any]]], ref: dict[str, Any
 
     def sigmas(g: dict[str, Any]) -> str:
         items = sorted(g["sigma_S_cm"].items(), key=lambda x: float(x[0]))
-        return "; ".join(f"{t} K: {v['value']:.1e}" for t, v in items) or "–"
+        return "; ".join(f"{v['temperature_K']:.0f} K (target {t}): {v['value']:.1e}" for t, v in items) or "–"
 
     def classes(g: dict[str, Any]) -> str:
         items = sorted(g["sigma_S_cm"].items(), key=lambda x: abs(float(x[0]) - 1200))
@@ -565,7 +567,7 @@ def _headline_rows(methods: list[tuple[str, dict[str, Any]]], ref: dict[str, Any
             if v.get("class_lag_ps") is not None
             else ""
         )
-        return f"{t} K: {100 * v['trapped_fraction']:.0f} % trapped{msd}"
+        return f"{v['temperature_K']:.0f} K (target {t}): {100 * v['trapped_fraction']:.0f} % trapped{msd}"
 
     def extrap(g: dict[str, Any]) -> str:
         p = (g.get("sigma_extrapolated") or {}).get("473")
@@ -579,13 +581,23 @@ def _headline_rows(methods: list[tuple[str, dict[str, Any]]], ref: dict[str, Any
         return f"{p['value']:.1e} ({100 * share:.2g} % of the measured total)"
 
     msd_ref = r28.get("na_msd_1200K_A2", {})
+    refv = ref["NVP10"]["vanadium"]  # the study's columns, as reference.toml holds them
+
+    def cols(row: str, keep: tuple[str, ...] = ("Exp", "CMD", "MLIP")) -> str:
+        return "NVP10: " + ", ".join(f"{c} {v}" for c, v in zip(refv["columns"], refv[row], strict=True) if c in keep)
+
+    vo_ref = "NVP10: " + ", ".join(
+        f"{c} {' / '.join(refv[k][i] for k in ('VO4', 'VO5', 'VO6'))}"
+        for i, c in enumerate(refv["columns"])
+        if c in ("CMD", "MLIP")
+    )
     return [
-        ["n_V", *each(lambda g: _fmt(g.get("n_V"), ".2f")), "NVP10: exp 4.20–5.40, CMD 4.33, MLIP 4.93"],
-        ["VO4 / VO5 / VO6 (%)", *each(vo), "NVP10: CMD 61 / 30 / 4, MLIP 19 / 65 / 16"],
+        ["n_V", *each(lambda g: _fmt(g.get("n_V"), ".2f")), cols("n_V")],
+        ["VO4 / VO5 / VO6 (%)", *each(vo), vo_ref],
         [
             "separate short V=O peak",
             *each(lambda g: f"yes, {short_vo_peak(g):.2f} Å" if short_vo_peak(g) else "no"),
-            "NVP10: CMD none, MLIP 1.56 Å, exp 1.59–1.78 Å",
+            "short V=O (Å) " + cols("short_VO_A"),
         ],
         [
             "Tg (K)",
