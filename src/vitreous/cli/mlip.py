@@ -45,9 +45,9 @@ def _read_frames(path: Path) -> list:
     if path.stat().st_size == 0:
         raise InputFileError(f"{path} holds no frames")
     if path.suffix in (".h5", ".h5md"):
-        from vitreous.mlip.dataset import _frames_of
+        from vitreous.mlip.dataset import trajectory_frames
 
-        return _frames_of([path])
+        return trajectory_frames([path])
     from ase.io import read
 
     try:
@@ -81,11 +81,11 @@ def dataset(
     histograms) from trajectories and/or small sampled cells; unlabelled."""
     from vitreous.errors import AnalysisError
     from vitreous.mlip.cells import small_cells as make_cells
-    from vitreous.mlip.dataset import _frames_of, select_diverse, write_dataset
+    from vitreous.mlip.dataset import select_diverse, trajectory_frames, write_dataset
 
     if not trajectories and small_cells <= 0:
         raise AnalysisError("nothing to choose from", hint="give trajectories and/or --small-cells N")
-    pool = _frames_of(trajectories) if trajectories else []
+    pool = trajectory_frames(trajectories) if trajectories else []
     if small_cells > 0:
         temps = _floats(temperatures_K, "temperatures")
         scales = _floats(volume_scales, "volume scales")

@@ -171,7 +171,10 @@ def _explore(
                 for f in range(len(traj)):
                     a = traj[f]
                     a.wrap()
-                    target = t + (t_end - t) * min(1.0, (f + 1) / n_total)  # the thermostat's target there
+                    # a label for stratified selection and the per-temperature fractions: the
+                    # thermostat's target at that frame (as small_cells labels its frames), not
+                    # a measured temperature; the runs' measured T are in their summaries
+                    target = t + (t_end - t) * min(1.0, (f + 1) / n_total)
                     a.info = {"source": f"{run_dir.name}#{f}", "temperature_K": round(target, -2)}
                     frames.append(a)
         if failed and len(frames) > n_before:
@@ -292,7 +295,7 @@ def explore_iteration(
         "candidate_fraction": fraction,
         "accurate_fraction": accurate,
         "beyond_trust_fraction": float((sigma >= hi).mean()) if len(sigma) else 0.0,
-        "by_temperature_K": by_t,
+        "by_target_temperature_K": by_t,
         "converged": bool(converged),
         "sigma_F_histogram": {
             "edges_eV_A": [float(x) if np.isfinite(x) else None for x in edges],

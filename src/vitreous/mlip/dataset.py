@@ -35,6 +35,7 @@ __all__ = [
     "select_frames",
     "split",
     "teacher_calculator",
+    "trajectory_frames",
     "write_dataset",
 ]
 
@@ -98,11 +99,12 @@ def select_frames(
         raise AnalysisError(f"n_frames must be positive, got {n_frames}")
     if not trajectories:
         raise InputFileError("no trajectories given")
-    return select_diverse(_frames_of(trajectories), n_frames, seed, temperature_bin_K)
+    return select_diverse(trajectory_frames(trajectories), n_frames, seed, temperature_bin_K)
 
 
-def _frames_of(trajectories: Sequence[str | os.PathLike]) -> list[Atoms]:
-    """Every frame of the trajectories, wrapped, with ``source`` and ``temperature_K``."""
+def trajectory_frames(trajectories: Sequence[str | os.PathLike]) -> list[Atoms]:
+    """Every frame of the trajectories, wrapped, with ``source`` and ``temperature_K`` (the
+    temperature the run's thermo had at that frame, K; NaN where it has none)."""
     from vitreous.io.trajectory import open_trajectory
 
     pool: list[Atoms] = []

@@ -367,11 +367,11 @@ def _glass_frames(trajectory: str, n: int) -> list[Any]:
     the instantaneous temperature rounded to 100 K."""
     import numpy as np
 
-    from vitreous.mlip.dataset import _frames_of
+    from vitreous.mlip.dataset import trajectory_frames
 
     if n <= 0:
         return []
-    frames = _frames_of([trajectory])
+    frames = trajectory_frames([trajectory])
     out = []
     for f in np.unique(np.linspace(0, len(frames) - 1, n).round().astype(int)):
         a = frames[int(f)]
@@ -424,7 +424,8 @@ def _mlip_explore(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict
     bad = [r for r in deps.get("mlip_label*", []) + deps.get("mlip_cells*", []) if r["status"] != "complete"]
     if bad or (prev is not None and prev["status"] != "complete"):
         first = (bad or [prev])[0]
-        if p["iteration"] == 0 or first["kind"] == "mlip_cells" or "/label-" in first["label"]:
+        initial = first["kind"] == "mlip_cells" or (first.get("inputs") or {}).get("source") == "initial"
+        if p["iteration"] == 0 or initial:
             raise AnalysisError(f"the initial data are not complete: {first['label']} {first['status']}")
         reason = f"{first['label']} {first['status']}: {(first.get('error') or '').splitlines()[0]}"
         return {"ran": False, "stop": True, "reason": reason}, {}
@@ -490,7 +491,7 @@ def _mlip_model(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, 
                     "candidate_fraction",
                     "accurate_fraction",
                     "beyond_trust_fraction",
-                    "by_temperature_K",
+                    "by_target_temperature_K",
                     "converged",
                     "forces_rmse_eV_A",
                     "energy_rmse_meV_atom",
