@@ -20,9 +20,14 @@ def test_melt_quench_schedule():
     # the fixed-volume anneal is a Langevin bath (it holds its T in a BMP glass)
     assert (p.stages[3].ensemble, p.stages[3].thermostat_damping_fs) == ("langevin", 5.0)
     assert [s.ensemble for s in p.stages[1:3]] == ["nvt", "nvt"]
+    # melt and quench: one chainless Nosé–Hoover thermostat per element (each element's mean
+    # T held while BMP heats the network); NPT has one thermostat, chainless
+    assert all(s.thermostat_per_element and s.thermostat_chain == 1 for s in p.stages[1:3])
     npt = melt_quench(ensemble="npt", pressure_GPa=0.5)
     assert all(s.pressure_GPa == 0.5 for s in npt.stages[1:])
     assert npt.stages[3].ensemble == "npt"
+    assert not any(s.thermostat_per_element for s in npt.stages)
+    assert all(s.thermostat_chain == 1 for s in npt.stages[1:3])
 
 
 def test_tg_scan_and_diffusion():
@@ -33,6 +38,10 @@ def test_tg_scan_and_diffusion():
     runs = diffusion([900, 1200], equilibrate_ps=1, production_ps=5)
     assert [r.name for r in runs] == ["diffusion-900K", "diffusion-1200K"]
     assert runs[1].stages[1].trajectory_every > 0 and runs[1].stages[1].duration_ps == pytest.approx(5)
+    # diffusion: one Nosé–Hoover chain per element, so the Na ions are at the label's T
+    assert all(s.thermostat_per_element and s.thermostat_chain == 3 for r in runs for s in r.stages)
+    # thermo rows every 10 steps: a stage's mean T resolved to a fraction of a per cent
+    assert all(s.thermo_every == 10 for r in runs for s in r.stages)
 
 
 def test_tg_cooling_ramps_at_the_stated_rate():
@@ -92,6 +101,15 @@ def test_toml_round_trip(tmp_path):
         (dict(ensemble="npt", steps=10, t_start_K=300, pressure_GPa=0.0, thermostat_exclude=["Na"]), "only for nvt"),
         (dict(ensemble="nvt", steps=10, t_start_K=300, thermostat_exclude="Na"), "list of element symbols"),
         (dict(ensemble="nvt", steps=10, t_start_K=300, thermostat_exclude=[]), "list of element symbols"),
+        (dict(ensemble="nvt", steps=10, t_start_K=300, thermostat_chain=0), "thermostat_chain"),
+        (dict(ensemble="nvt", steps=10, t_start_K=300, thermostat_chain=2.5), "thermostat_chain"),
+        (dict(ensemble="npt", steps=10, t_start_K=300, pressure_GPa=0.0, thermostat_per_element=True), "only for nvt"),
+        (dict(ensemble="langevin", steps=10, t_start_K=300, thermostat_per_element=True), "only for nvt"),
+        (
+            dict(ensemble="nvt", steps=10, t_start_K=300, thermostat_per_element=True, thermostat_exclude=["Na"]),
+            "cannot be combined",
+        ),
+        (dict(ensemble="nvt", steps=10, t_start_K=300, thermostat_per_element="yes"), "true or false"),
     ],
 )
 def test_bad_stages(kwargs, fragment):

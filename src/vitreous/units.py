@@ -21,6 +21,8 @@ FS_TO_PS: float = 1e-3
 ATOMIC_TIME_S: float = _c.physical_constants["atomic unit of time"][0]  # s (CP2K velocities)
 #: velocity in Å/ps per ASE velocity unit (Å per ASE time unit; ASE's fs from its own CODATA)
 A_PS_PER_ASE_VELOCITY: float = _ase_fs / FS_TO_PS
+#: kinetic energy in eV of 1 amu moving at 1 Å/ps
+AMU_A2_PS2_TO_EV: float = _c.atomic_mass * 1e-20 / 1e-24 / _c.e
 # eV/Å^3 -> GPa
 EV_PER_A3_TO_GPA: float = _c.e / 1e-30 / 1e9
 

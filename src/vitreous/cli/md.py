@@ -53,10 +53,12 @@ def _report(result) -> None:
     for st in s.get("stages", []):
         if st.get("held") is not None:
             flag = "" if st["held"] else "  [OFF TARGET]"
+            off = [f"{el} {e['mean_T_K']:.0f} K" for el, e in st.get("by_element", {}).items() if not e["held"]]
             console.print(
                 f"  {st['name']}: T {st['mean_T_K']:.0f} ± {st.get('sem_T_K', 0):.0f} K (sd {st['std_T_K']:.0f}) "
                 f"against {st['target_K']:.0f} K "
                 f"({st['offset_percent']:+.1f} %, second half){flag}"
+                + (f"; elements off target: {', '.join(off)}" if off else "")
             )
 
 
@@ -109,6 +111,10 @@ def md(
     damping_fs: Annotated[
         float | None, typer.Option("--damping-fs", help="Thermostat damping time (fs); default: the Stage default")
     ] = None,
+    chain: Annotated[int, typer.Option(help="Nosé–Hoover chain length (1: no chain)")] = 3,
+    per_element: Annotated[
+        bool, typer.Option("--per-element", help="One thermostat per element (nvt on LAMMPS)")
+    ] = False,
     pressure_GPa: Annotated[float | None, typer.Option("--pressure-GPa", help="Pressure for npt (GPa)")] = None,
     timestep_fs: Annotated[float, typer.Option("--timestep-fs", help="Time step (fs)")] = 1.0,
     trajectory_every: Annotated[int, typer.Option(help="Steps between trajectory frames (0: none)")] = 100,
@@ -135,6 +141,8 @@ def md(
         t_end_K=temperature_end_K,
         thermostat=thermostat,  # type: ignore[arg-type]
         **({} if damping_fs is None else {"thermostat_damping_fs": damping_fs}),
+        thermostat_chain=chain,
+        thermostat_per_element=per_element,
         pressure_GPa=pressure_GPa if ensemble == "npt" else None,
         trajectory_every=trajectory_every,
         thermo_every=min(100, steps),

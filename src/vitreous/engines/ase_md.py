@@ -7,7 +7,7 @@ Stages map to ASE integrators:
 stage                     ASE integrator
 ========================  =====================================================================
 ``nve``                   ``VelocityVerlet``
-``nvt`` nose-hoover       ``NoseHooverChainNVT`` (chain of 3; Martyna, Klein, Tuckerman 1992)
+``nvt`` nose-hoover       ``NoseHooverChainNVT`` (chain of ``thermostat_chain``; MKT 1992)
 ``nvt`` csvr              ``Bussi`` (stochastic velocity rescaling; Bussi et al. 2007)
 ``langevin``              ``Langevin`` (centre of mass fixed), damping time = 1/friction
 ``limit``                 ``Langevin`` with each step's displacement capped at
@@ -148,6 +148,11 @@ class AseBackend(Backend):
         t0 = self._ase_temperature(stage.t_start_K, stage) if stage.t_start_K is not None else None
         rng = np.random.default_rng(seed)
         self._stage, self._range = stage, (begin_step, end_step)
+        if stage.thermostat_per_element:
+            raise EngineError(
+                f"stage '{stage.name}': the ASE engine has no per-element thermostat",
+                hint="run this stage on LAMMPS, or with one thermostat on all atoms",
+            )
         if stage.thermostat_exclude:
             raise EngineError(
                 f"stage '{stage.name}': the ASE engine cannot leave elements out of the thermostat",
@@ -158,7 +163,7 @@ class AseBackend(Backend):
         elif stage.ensemble == "nvt" and stage.thermostat == "csvr":
             dyn = Bussi(self.atoms, dt, temperature_K=t0, taut=tdamp, rng=rng)
         elif stage.ensemble == "nvt":
-            dyn = NoseHooverChainNVT(self.atoms, dt, temperature_K=t0, tdamp=tdamp, tchain=3)
+            dyn = NoseHooverChainNVT(self.atoms, dt, temperature_K=t0, tdamp=tdamp, tchain=stage.thermostat_chain)
         elif stage.ensemble in ("langevin", "limit"):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # fixcm is deprecated in ASE but is what we want
@@ -178,6 +183,7 @@ class AseBackend(Backend):
                 pressure_au=stage.pressure_GPa / EV_PER_A3_TO_GPA,
                 tdamp=tdamp,
                 pdamp=stage.barostat_damping_fs * units.fs,
+                tchain=stage.thermostat_chain,
             )
         else:
             raise EngineError(

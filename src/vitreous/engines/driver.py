@@ -43,11 +43,11 @@ import numpy as np
 from ase import Atoms
 
 from vitreous.errors import EngineError, InputFileError
-from vitreous.io.h5md import OBSERVABLES, H5MDWriter
+from vitreous.io.h5md import H5MDWriter
 from vitreous.io.structures import atomic_write, write_structure
 from vitreous.protocols import Protocol, Stage
 from vitreous.species import type_map
-from vitreous.units import A_PS_PER_ASE_VELOCITY, FS_TO_PS
+from vitreous.units import A_PS_PER_ASE_VELOCITY, AMU_A2_PS2_TO_EV, BOLTZMANN_EV_K, FS_TO_PS
 
 __all__ = ["THERMO_KEYS", "Backend", "FailureLimits", "MDRun", "RunResult"]
 
@@ -429,6 +429,7 @@ class MDRun:
             thermo = backend.thermo()
             need_frame = bool(stage.trajectory_every) and (step - begin) % stage.trajectory_every == 0
             state = backend.state(positions=need_frame or bool(self.limits.min_distance_A))
+            thermo |= self._element_temperatures(state["velocities"])
             self._check(thermo, stage, step, state["velocities"])
             if self.limits.min_distance_A:
                 self._check_contacts(state["positions"], state["cell"], f"stage '{stage.name}' at step {step}")
@@ -444,6 +445,25 @@ class MDRun:
                 )
                 frames, rows = [], []
         return n_frames, n_thermo
+
+    def _element_temperatures(self, velocities: np.ndarray) -> dict[str, float]:
+        """Kinetic temperature of each element (K) from velocities (Å/ps), each counting
+        3·N_el·(N − 1)/N degrees of freedom so that their N_el-weighted mean is the reported
+        temperature (3N − 3 degrees of freedom). A thermostat acting on all atoms can hold the
+        total while one element runs hot or cold (an energy source in part of the model)."""
+        if not hasattr(self, "_el_index"):
+            symbols = np.array(self.atoms.get_chemical_symbols())
+            n = len(symbols)
+            self._el_index = {
+                el: (np.flatnonzero(symbols == el), 3 * (symbols == el).sum() * (n - 1) / n)
+                for el in sorted(set(symbols))
+            }
+            self._masses = self.atoms.get_masses()
+        v2 = (np.asarray(velocities) ** 2).sum(axis=1) * self._masses * AMU_A2_PS2_TO_EV  # 2 × KE
+        return {
+            f"temperature_{el}": float(v2[idx].sum() / (dof * BOLTZMANN_EV_K)) if dof > 0 else float("nan")
+            for el, (idx, dof) in self._el_index.items()
+        }
 
     def _metadata(self) -> dict[str, Any]:
         return {
@@ -480,7 +500,7 @@ class MDRun:
                 writer.append_observables(
                     [t[0] for t in thermo],
                     [t[1] for t in thermo],
-                    {k: [t[2][k] for t in thermo] for k in OBSERVABLES},
+                    {k: [t[2][k] for t in thermo] for k in thermo[0][2] if k != "atoms"},
                 )
             writer.flush()
         n_frames += len(frames)

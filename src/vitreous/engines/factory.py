@@ -19,6 +19,30 @@ from vitreous.protocols import Protocol
 __all__ = ["ENGINES", "EngineName", "classical_md", "dft_md", "mlip_md", "potential_md"]
 
 
+class ThermostatFallbackWarning(UserWarning):
+    """A stage asked for one thermostat per element on an engine that has none."""
+
+
+def _for_ase(protocol: Protocol) -> Protocol:
+    """The protocol with per-element thermostats replaced by one thermostat on all atoms (the
+    ASE backend has no per-element thermostat), with a warning naming the stages. The engine
+    still records each element's temperature, so an element running hot or cold is flagged."""
+    import dataclasses
+    import warnings
+
+    changed = [s.name for s in protocol.stages if s.thermostat_per_element]
+    if not changed:
+        return protocol
+    warnings.warn(
+        f"the ASE engine has no per-element thermostat: stage(s) {', '.join(changed)} run with one "
+        "thermostat on all atoms (each element's temperature is still recorded and checked)",
+        ThermostatFallbackWarning,
+        stacklevel=3,
+    )
+    stages = tuple(dataclasses.replace(s, thermostat_per_element=False) for s in protocol.stages)
+    return Protocol(protocol.name, stages)
+
+
 def classical_md(
     atoms: Atoms,
     forcefield: ForceField,
@@ -62,6 +86,7 @@ def classical_md(
         from vitreous.species import type_map
 
         forcefield.check_covers(type_map(atoms.copy())[0])
+        protocol = _for_ase(protocol)
         calc = LammpsCalculator(
             forcefield, settings.coulomb, settings.resolved_threads(), workdir=Path(run_dir) / "calculator"
         )
@@ -156,7 +181,7 @@ def mlip_md(
     from vitreous.engines.ase_md import AseBackend
 
     calc = model.calculator(threads=threads or 1, workdir=Path(run_dir) / "calculator")
-    return MDRun(atoms, AseBackend(calc), protocol, run_dir, seed, model.name, limits)
+    return MDRun(atoms, AseBackend(calc), _for_ase(protocol), run_dir, seed, model.name, limits)
 
 
 def potential_md(

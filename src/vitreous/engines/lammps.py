@@ -150,9 +150,10 @@ class LammpsBackend(Backend):
 
     def begin_stage(self, stage: Stage, index: int, begin_step: int, end_step: int, seed: int) -> None:
         lmp = self._lmp
-        for fid in ("integ", "bath", "free"):
+        for fid in ("integ", "bath", "free", "zeromom", *getattr(self, "_element_fixes", ())):
             if lmp.has_id("fix", fid):
                 lmp.command(f"unfix {fid}")
+        self._element_fixes = []
         group = "all"
         if stage.thermostat_exclude:
             group = self._bath_group(stage.thermostat_exclude)
@@ -163,18 +164,20 @@ class LammpsBackend(Backend):
         p = stage.pressure_GPa * GPA_TO_BAR if stage.pressure_GPa is not None else None
         if stage.ensemble == "nve":
             lmp.command("fix integ all nve")
+        elif stage.ensemble == "nvt" and stage.thermostat_per_element:
+            self._per_element_thermostat(stage, t0, t1, tdamp, seed)
         elif stage.ensemble == "nvt" and stage.thermostat == "csvr":
             lmp.command("fix integ all nve")
             lmp.command(f"fix bath {group} temp/csvr {t0} {t1} {tdamp} {seed}")
         elif stage.ensemble == "nvt":
-            lmp.command(f"fix integ {group} nvt temp {t0} {t1} {tdamp}")
+            lmp.command(f"fix integ {group} nvt temp {t0} {t1} {tdamp} tchain {stage.thermostat_chain}")
             if group != "all":
                 lmp.command("fix free free nve")
         elif stage.ensemble == "npt" and stage.thermostat == "csvr":
             lmp.command(f"fix integ all nph iso {p} {p} {pdamp}")
             lmp.command(f"fix bath all temp/csvr {t0} {t1} {tdamp} {seed}")
         elif stage.ensemble == "npt":
-            lmp.command(f"fix integ all npt temp {t0} {t1} {tdamp} iso {p} {p} {pdamp}")
+            lmp.command(f"fix integ all npt temp {t0} {t1} {tdamp} iso {p} {p} {pdamp} tchain {stage.thermostat_chain}")
         elif stage.ensemble == "langevin":
             lmp.command("fix integ all nve")
             lmp.command(f"fix bath {group} langevin {t0} {t1} {tdamp} {seed} zero yes")
@@ -184,6 +187,29 @@ class LammpsBackend(Backend):
         self._range = (begin_step, end_step)
         self._pre = "yes"
         self._stage = stage
+
+    def _per_element_thermostat(self, stage: Stage, t0: float, t1: float, tdamp: float, seed: int) -> None:
+        """One thermostat per element group. Each group's temperature counts 3·N_g·(N − 1)/N
+        degrees of freedom (``extra/dof`` 3·N_g/N, summing to the 3 of the total momentum), so
+        the groups at their target make the reported temperature the target; ``fix momentum``
+        (every 100 steps, kinetic energy kept) removes the centre-of-mass drift that separate
+        thermostats let build up."""
+        lmp = self._lmp
+        n = len(self.atoms)
+        if stage.thermostat == "csvr":
+            lmp.command("fix integ all nve")
+        for el in sorted({s.element for s in self.species}):
+            types = [str(i + 1) for i, s in enumerate(self.species) if s.element == el]
+            lmp.command(f"group el_{el} type {' '.join(types)}")
+            n_g = sum(1 for s in self.atoms.get_chemical_symbols() if s == el)
+            fid = f"th_{el}"
+            if stage.thermostat == "csvr":
+                lmp.command(f"fix {fid} el_{el} temp/csvr {t0} {t1} {tdamp} {seed + len(self._element_fixes)}")
+            else:
+                lmp.command(f"fix {fid} el_{el} nvt temp {t0} {t1} {tdamp} tchain {stage.thermostat_chain}")
+            lmp.command(f"compute_modify {fid}_temp extra/dof {3 * n_g / n!r}")
+            self._element_fixes.append(fid)
+        lmp.command("fix zeromom all momentum 100 linear 1 1 1 rescale")
 
     def _bath_group(self, exclude: tuple[str, ...]) -> str:
         """LAMMPS group of the thermostatted atoms (all but the elements in ``exclude``), and

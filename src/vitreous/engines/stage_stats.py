@@ -54,10 +54,13 @@ def stage_statistics(protocol: Protocol, observables: dict[str, np.ndarray], war
     Returns
     -------
     list of dict
-        One dict per stage: name, ensemble, thermostat, target_K (mean target over the
+        One dict per stage: name, ensemble, thermostat (with thermostat_chain for a
+        Nosé–Hoover thermostat and thermostat_damping_fs), target_K (mean target over the
         rows used), mean_T_K, std_T_K (of T − target where there is a target, so a ramp's
         own range is left out), sem_T_K (block standard error of the mean), offset_percent,
-        mean_P_GPa, std_P_GPa, rows, held (None when there is nothing to check).
+        mean_P_GPa, std_P_GPa, rows, held (None when there is nothing to check); where the
+        observables hold each element's kinetic temperature (``temperature_<El>``),
+        by_element ({element: mean_T_K, sem_T_K, offset_percent, held}) and held_by_element.
     """
     steps = np.asarray(observables["step"])
     temp = np.asarray(observables["temperature"], dtype=float)
@@ -69,6 +72,12 @@ def stage_statistics(protocol: Protocol, observables: dict[str, np.ndarray], war
         row: dict[str, Any] = {"name": stage.name, "ensemble": stage.ensemble, "rows": int(sel.sum())}
         if stage.ensemble in ("nvt", "npt"):
             row["thermostat"] = stage.thermostat
+            if stage.thermostat == "nose-hoover":
+                row["thermostat_chain"] = stage.thermostat_chain
+        elif stage.ensemble == "langevin":
+            row["thermostat"] = "langevin"
+        if stage.ensemble in ("nvt", "npt", "langevin"):
+            row["thermostat_damping_fs"] = stage.thermostat_damping_fs
         if not sel.any():
             out.append(row | {"held": None})
             continue
@@ -97,10 +106,39 @@ def stage_statistics(protocol: Protocol, observables: dict[str, np.ndarray], war
             "sem_T_K": sem,
             "held": held,
         }
+        by_element = {}
+        for name in sorted(k for k in observables if k.startswith("temperature_")):
+            t_el = np.asarray(observables[name], dtype=float)[sel]
+            if not np.isfinite(t_el).all():
+                continue
+            dev_el = t_el - target
+            sem_el = _block_sem(dev_el)
+            off_el = float(np.mean(dev_el) / np.mean(target))
+            by_element[name.removeprefix("temperature_")] = {
+                "mean_T_K": float(t_el.mean()),
+                "sem_T_K": sem_el,
+                "offset_percent": 100 * off_el,
+                "held": abs(off_el) <= TOLERANCE or abs(float(np.mean(dev_el))) <= 2 * sem_el,
+            }
+        if by_element:
+            row["by_element"] = by_element
+            row["held_by_element"] = all(e["held"] for e in by_element.values())
         if warn and not held:
             warnings.warn(
                 f"stage '{stage.name}' held {row['mean_T_K']:.0f} ± {sem:.0f} K against a target of "
                 f"{row['target_K']:.0f} K ({100 * offset:+.1f} %, mean over its second half)",
+                ThermostatWarning,
+                stacklevel=2,
+            )
+        off = [
+            f"{el} {e['mean_T_K']:.0f} K ({e['offset_percent']:+.1f} %)"
+            for el, e in by_element.items()
+            if not e["held"]
+        ]
+        if warn and off:
+            warnings.warn(
+                f"stage '{stage.name}': element(s) off the target of {row['target_K']:.0f} K: {', '.join(off)} "
+                "(kinetic temperature per element, mean over the second half)",
                 ThermostatWarning,
                 stacklevel=2,
             )

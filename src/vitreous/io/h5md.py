@@ -132,6 +132,8 @@ class H5MDWriter:
         obs = f.create_group("observables")
         for name, unit in OBSERVABLES.items():
             _timeseries(obs, name, (), unit)
+        for element in sorted(set(atoms.get_chemical_symbols())):
+            _timeseries(obs, f"temperature_{element}", (), "K")
         f.create_group("parameters/vitreous").attrs["metadata"] = json.dumps(metadata)
 
     @property
@@ -161,12 +163,16 @@ class H5MDWriter:
             _append(self._all["velocity"], np.asarray(velocities), steps, times_ps)
 
     def append_observables(self, steps: np.ndarray, times_ps: np.ndarray, values: dict[str, np.ndarray]) -> None:
-        """Append observable rows (one value per name in :data:`OBSERVABLES`)."""
+        """Append observable rows: one value per name in :data:`OBSERVABLES` (required) and
+        per element's kinetic temperature ``temperature_<El>`` (NaN where not given)."""
         obs = self._f["observables"]
-        for name in OBSERVABLES:
+        n = len(np.asarray(steps))
+        for name in obs:
+            if name not in values and name in OBSERVABLES:
+                raise KeyError(f"observable '{name}' missing")
             _append(
                 obs[name],
-                np.asarray(values[name], dtype="f8"),
+                np.asarray(values.get(name, np.full(n, np.nan)), dtype="f8"),
                 np.asarray(steps),
                 np.asarray(times_ps),
             )
@@ -180,7 +186,7 @@ class H5MDWriter:
             for name in ("value", "step", "time"):
                 if g[name].shape[0] > n_frames:
                     g[name].resize(n_frames, axis=0)
-        for name in OBSERVABLES:
+        for name in self._f["observables"]:
             g = self._f["observables"][name]
             for ds in ("value", "step", "time"):
                 if g[ds].shape[0] > n_thermo:

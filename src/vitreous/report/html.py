@@ -319,6 +319,10 @@ def _held_rows(stages: dict[str, list[dict]]) -> list[list[str]]:
                 continue
             flag = "" if st["held"] else "  OFF TARGET"
             sem = f" ± {st['sem_T_K']:.0f}" if "sem_T_K" in st else ""
+            elements = ", ".join(
+                f"{el} {e['offset_percent']:+.1f} %" + ("" if e["held"] else " OFF TARGET")
+                for el, e in (st.get("by_element") or {}).items()
+            )
             rows.append(
                 [
                     run,
@@ -326,10 +330,19 @@ def _held_rows(stages: dict[str, list[dict]]) -> list[list[str]]:
                     f"{st['target_K']:.0f}",
                     f"{st['mean_T_K']:.0f}{sem} (sd {st['std_T_K']:.0f})",
                     f"{st['offset_percent']:+.1f} %{flag}",
-                    st.get("thermostat", ""),
+                    elements or "not recorded",
+                    _thermostat_label(st),
                 ]
             )
     return rows
+
+
+def _thermostat_label(st: dict[str, Any]) -> str:
+    """e.g. 'nose-hoover (chain 1, 25 fs)' or 'langevin (5 fs)'."""
+    name = st.get("thermostat", "")
+    extra = [f"chain {st['thermostat_chain']}"] if "thermostat_chain" in st else []
+    extra += [f"{st['thermostat_damping_fs']:g} fs"] if "thermostat_damping_fs" in st else []
+    return f"{name} ({', '.join(extra)})" if name and extra else name
 
 
 def _extrapolation_note(p: dict[str, Any]) -> str:
@@ -716,9 +729,12 @@ def _group_section(
     if held:
         parts.append(
             "<h3>Temperatures held</h3><p>Mean T (± block standard error; sd of T about "
-            "the target) over the second half of each thermostatted stage against its target; "
+            "the target) over the second half of each thermostatted stage against its target, and "
+            "each element's kinetic temperature against the same target; "
             "OFF TARGET: more than 1 % and more than two standard errors away.</p>"
-            + _table(held, ["method", "run", "stage", "target (K)", "measured (K)", "offset", "thermostat"])
+            + _table(
+                held, ["method", "run", "stage", "target (K)", "measured (K)", "offset", "by element", "thermostat"]
+            )
         )
     mrows = _measured_rows(g)
     if mrows:

@@ -90,7 +90,21 @@ def _build(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, dict]
 
 def _held(summary: dict) -> list[dict]:
     """The engine's per-stage temperature check (target, measured mean, offset), compact."""
-    keys = ("name", "thermostat", "target_K", "mean_T_K", "sem_T_K", "std_T_K", "offset_percent", "mean_P_GPa", "held")
+    keys = (
+        "name",
+        "thermostat",
+        "thermostat_chain",
+        "thermostat_damping_fs",
+        "target_K",
+        "mean_T_K",
+        "sem_T_K",
+        "std_T_K",
+        "offset_percent",
+        "mean_P_GPa",
+        "held",
+        "by_element",
+        "held_by_element",
+    )
     return [{k: st[k] for k in keys if k in st} for st in summary.get("stages", [])]
 
 
