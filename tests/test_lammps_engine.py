@@ -384,7 +384,8 @@ def test_per_element_thermostat_keeps_na_at_its_target(relaxed_nvp28, tmp_path):
         obs = traj.observables()
         symbols = np.array(traj.symbols)
     weighted = sum((symbols == el).sum() * obs[f"temperature_{el}"] for el in one) / len(symbols)
-    np.testing.assert_allclose(weighted, obs["temperature"], rtol=1e-6)
+    # (to LAMMPS' own constants: its metal-unit k_B and mvv2e differ from CODATA 2018 by ~1e-6)
+    np.testing.assert_allclose(weighted, obs["temperature"], rtol=1e-5)
 
 
 def test_ase_engine_has_no_per_element_thermostat(relaxed_nvp28, tmp_path):
