@@ -351,10 +351,12 @@ def test_thermostat_holds_its_target_with_bmp(relaxed_nvp28, tmp_path):
 def test_per_element_thermostat_keeps_na_at_its_target(relaxed_nvp28, tmp_path):
     """BMP's three-body terms heat the network, and one thermostat on all atoms holds only the
     mean: the Na ions, which the terms do not heat, run cold (measured at 1600 K over 8 ps:
-    Na ~1476 K, -8 %, with the total at +0.6 %; benchmarks/bench_thermostat.py). One
-    Nosé–Hoover chain per element holds each element's kinetic temperature. Each element's
+    Na ~1470 K, -8 %, with the total at +0.7 %; benchmarks/bench_thermostat.py). One
+    Nosé–Hoover thermostat per element (the diffusion recipe's: no chain) holds each element's
+    kinetic temperature. Each element's
     temperature is recorded, and their atom-weighted mean is the reported temperature."""
     from vitreous.engines.stage_stats import ThermostatWarning
+    from vitreous.protocols import DIFFUSION_THERMOSTAT
 
     common = dict(t_start_K=1600.0, thermo_every=10, checkpoint_every=100000)
     proto = Protocol(
@@ -362,7 +364,7 @@ def test_per_element_thermostat_keeps_na_at_its_target(relaxed_nvp28, tmp_path):
         (
             Stage("warm", "nvt", 1000, thermostat_per_element=True, **common),
             Stage("one", "nvt", 4000, **common),
-            Stage("each", "nvt", 4000, thermostat_per_element=True, **common),
+            Stage("each", "nvt", 4000, **DIFFUSION_THERMOSTAT, **common),
         ),
     )
     with warnings.catch_warnings():
@@ -374,11 +376,13 @@ def test_per_element_thermostat_keeps_na_at_its_target(relaxed_nvp28, tmp_path):
     # every element at its target within three standard errors (40 Na ions over 2 ps: ~2 %)
     for el, e in each.items():
         assert abs(e["mean_T_K"] - 1600.0) < 3 * e["sem_T_K"] + 16.0, (el, e)
-    assert abs(stages["each"]["offset_percent"]) < 1.5
+    # without a chain each thermostat's mean is its target, so the total is too
+    assert abs(stages["each"]["offset_percent"]) < 1.0
     # with one thermostat the Na ions run cold (one run of 2 ps; measured -3.8 % here with DSF)
     assert one["Na"]["offset_percent"] < 0.0, one["Na"]
     log = (tmp_path / "log.lammps").read_text()
-    assert "fix th_Na el_Na nvt temp 1600.0 1600.0 0.025 tchain 3" in log
+    assert "fix th_Na el_Na nvt temp 1600.0 1600.0 0.025 tchain 3" in log  # warm
+    assert "fix th_Na el_Na nvt temp 1600.0 1600.0 0.025 tchain 1" in log  # each
     assert "fix zeromom all momentum 100 linear 1 1 1 rescale" in log
     with H5MDTrajectory(tmp_path / "trajectory.h5") as traj:
         obs = traj.observables()
