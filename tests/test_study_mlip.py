@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -191,6 +192,13 @@ def test_mlip_leg_end_to_end_after_kill(mlip_run):
     assert "MLIP (this run)" in html and "CMD (this run)" in html and "Active learning" in html
     assert (out / "report" / "NVP28-120-s3_active_learning.png").is_file()
     assert (out / "report" / "NVP28-120-s3_gVO.png").is_file()
+    # thermostats: the classical leg one per element (BMP heats the network), the MLIP leg
+    # (no heat source) one chain on all atoms; each run's element temperatures are recorded
+    model = out / "NVP28-120-s3"
+    assert "fix th_Na el_Na nvt" in (model / "melt_quench" / "log.lammps").read_text()
+    mlip_log = (model / "mlip-melt_quench" / "log.lammps").read_text()
+    assert "fix th_" not in mlip_log and re.search(r"fix integ all nvt .* tchain 3", mlip_log)
+    assert "by_element" in after["NVP28-120-s3/mlip-melt_quench"]["result"]["stages"][1]
 
 
 def test_a_failing_labeller_stops_the_loop_cleanly(tmp_path, monkeypatch):

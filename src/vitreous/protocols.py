@@ -23,6 +23,7 @@ from vitreous.units import FS_TO_PS
 
 __all__ = [
     "DIFFUSION_THERMOSTAT",
+    "ENERGY_CONSERVING_THERMOSTAT",
     "ENSEMBLES",
     "MELT_QUENCH_THERMOSTAT",
     "TG_THERMOSTAT",
@@ -307,6 +308,13 @@ ANNEAL_LANGEVIN_DAMPING_FS = 5.0
 #: benchmarks/bench_thermostat.py; numbers in benchmarks/results/README.md).
 MELT_QUENCH_THERMOSTAT: dict[str, Any] = {"thermostat_per_element": True, "thermostat_chain": 1}
 DIFFUSION_THERMOSTAT: dict[str, Any] = {"thermostat_per_element": True, "thermostat_chain": 1}
+#: Thermostat for a potential without a heat source (an MLIP: smooth, energy-conserving): one
+#: Nosé–Hoover chain on all atoms (the Stage defaults), which holds the total and, with nothing
+#: heating part of the model, each element (recorded and checked all the same). The chainless
+#: per-element thermostat is for BMP's heat; on a quick-study POD (3 active-learning
+#: iterations) it drove the melt–quench into P–P close contacts (1.31 and 1.45 Å, quench steps
+#: 2550 and 2100, seeds 1 and 2) where one chain on all atoms ran through both (same start).
+ENERGY_CONSERVING_THERMOSTAT: dict[str, Any] = {"thermostat_per_element": False, "thermostat_chain": 3}
 #: Thermostat of the NPT Tg cooling (LAMMPS fix npt has one thermostat): Nosé–Hoover without a
 #: chain, whose mean follows the ramp where the chain ran +1.1 % hot (quick study).
 TG_THERMOSTAT: dict[str, Any] = {"thermostat_chain": 1}
@@ -325,6 +333,7 @@ def melt_quench(
     trajectory_every: int = 100,
     thermo_every: int = 10,
     checkpoint_every: int = 5000,
+    thermostat: dict[str, Any] | None = None,
 ) -> Protocol:
     """Melt–quench from a random start.
 
@@ -334,7 +343,8 @@ def melt_quench(
     melt/quench/anneal; ``npt`` uses ``pressure_GPa`` (default 1 bar). At fixed volume the
     anneal is a Langevin bath (:data:`ANNEAL_LANGEVIN_DAMPING_FS`): it holds its temperature
     in the glass where a Nosé–Hoover chain does not; melt and quench use
-    :data:`MELT_QUENCH_THERMOSTAT` (at fixed pressure only its chain length).
+    :data:`MELT_QUENCH_THERMOSTAT` (at fixed pressure only its chain length) unless
+    ``thermostat`` (Stage keyword arguments, e.g. :data:`ENERGY_CONSERVING_THERMOSTAT`) is given.
     """
     if ensemble not in MELT_QUENCH_ENSEMBLES:
         raise ProtocolError(f"melt-quench ensemble must be nvt or npt, got '{ensemble}'")
@@ -344,9 +354,9 @@ def melt_quench(
         raise ProtocolError(f"final temperature {t_final_K} K must be below the melt {t_melt_K} K")
     common = dict(timestep_fs=timestep_fs, thermo_every=thermo_every, checkpoint_every=checkpoint_every)
     p = {"pressure_GPa": pressure_GPa} if ensemble == "npt" else {}
-    thermostat = dict(MELT_QUENCH_THERMOSTAT)
+    thermostat = dict(MELT_QUENCH_THERMOSTAT if thermostat is None else thermostat)
     if ensemble == "npt":
-        thermostat.pop("thermostat_per_element")
+        thermostat.pop("thermostat_per_element", None)
     quench_ps = (t_melt_K - t_final_K) / quench_rate_K_per_ps
     stages = (
         Stage(
@@ -495,9 +505,11 @@ def diffusion(
     trajectory_every: int = 100,
     thermo_every: int = 10,
     checkpoint_every: int = 5000,
+    thermostat: dict[str, Any] | None = None,
 ) -> list[Protocol]:
     """One protocol per temperature: NVT equilibration, then NVT production with frames, both
-    with :data:`DIFFUSION_THERMOSTAT` (one Nosé–Hoover thermostat per element).
+    with :data:`DIFFUSION_THERMOSTAT` (one Nosé–Hoover thermostat per element) unless
+    ``thermostat`` (Stage keyword arguments) is given.
 
     Returns
     -------
@@ -513,7 +525,7 @@ def diffusion(
             t_start_K=float(t),
             thermo_every=thermo_every,
             checkpoint_every=checkpoint_every,
-            **DIFFUSION_THERMOSTAT,
+            **(DIFFUSION_THERMOSTAT if thermostat is None else thermostat),
         )
         out.append(
             Protocol(

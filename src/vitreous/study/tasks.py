@@ -38,6 +38,15 @@ def _md(params: dict[str, Any], atoms: Any, protocol: Any, folder: Path, deps: d
     return classical_md(atoms, load_forcefield(params["potential"]), protocol, folder, params["seed"], settings, engine)
 
 
+def _thermostat(params: dict[str, Any]) -> dict[str, Any] | None:
+    """The recipe's thermostat for the classical leg (None: its default, one per element
+    against BMP's heat); one chain on all atoms on the MLIP leg, whose potential has no heat
+    source (``protocols.ENERGY_CONSERVING_THERMOSTAT``)."""
+    from vitreous.protocols import ENERGY_CONSERVING_THERMOSTAT
+
+    return dict(ENERGY_CONSERVING_THERMOSTAT) if params.get("mlip") else None
+
+
 def _progress(label: str):
     """Progress: a rich bar in a terminal, else a line every ~10 % of the run."""
     import sys
@@ -126,6 +135,7 @@ def _melt_quench(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict,
         timestep_fs=p["timestep_fs"],
         relax_ps=p["relax_ps"],
         trajectory_every=p["trajectory_every"],
+        thermostat=_thermostat(p),
     )
     res = _md(p, atoms, proto, folder, deps).run(progress=_progress(f"{task.group} {task.label}"))
     return res.summary["final"] | {"wall_time_s": res.summary["wall_time_s"], "stages": _held(res.summary)}, {
@@ -220,6 +230,7 @@ def _diffusion(task: Task, folder: Path, deps: dict[str, dict]) -> tuple[dict, d
         p["production_ps"],
         timestep_fs=p["timestep_fs"],
         trajectory_every=p["trajectory_every"],
+        thermostat=_thermostat(p),
     )[0]
     res = _md(p, atoms, proto, folder, deps).run(progress=_progress(f"{task.group} {task.label}"))
     return {"wall_time_s": res.summary["wall_time_s"], "stages": _held(res.summary)}, {
