@@ -433,6 +433,13 @@ def test_like_pair_asymptote_leaves_no_low_k_artefact():
     assert p["k_inv_A"] == pytest.approx(0.86, abs=0.05) and 0.2 < p["height"] < 0.35
     # a maximum on the edge of the window is not a peak
     assert find_prepeak(k, 2 - k, (0.4, 1.6)) is None
+    # nor one whose left neighbour lies below the window (below 2π/L the model has no
+    # information): the quick study's S_NaNa rose from 0.2 1/Å to 0.36, the first grid point
+    # inside [2π/L = 0.3594, 1.6], and fell after it; it was reported as a pre-peak
+    k2 = np.arange(0.2, 3.0, 0.01)
+    rise_then_fall = 2.29 - 3 * (k2 - 0.36) ** 2
+    assert find_prepeak(k2, rise_then_fall, (0.3594, 1.6)) is None
+    assert find_prepeak(k2, rise_then_fall, (0.3, 1.6))["k_inv_A"] == pytest.approx(0.36)
 
 
 def test_split_label_asymptotes():

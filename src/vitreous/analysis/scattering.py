@@ -126,23 +126,28 @@ def total_from_partials(
 def find_prepeak(
     k: np.ndarray, S: np.ndarray, window_inv_A: tuple[float, float], min_height: float = 0.0
 ) -> dict[str, float] | None:
-    """The highest local maximum of S(k) strictly inside ``window_inv_A`` (1/Å), or None.
+    """The highest local maximum of S(k) inside ``window_inv_A`` (1/Å), or None.
 
-    A point at the window's edge is not a peak. ``height`` is the peak's prominence: its
-    rise above the higher of the two neighbouring minima (``scipy.signal.find_peaks``).
-    Peaks no higher than ``min_height`` are ignored.
+    Only S(k) inside the window is looked at: a maximum needs a lower neighbour on each side
+    within the window, so a point at its edge, or one whose neighbour lies below it (below
+    2π/L a finite model has no information), is not a peak. ``height`` is the peak's
+    prominence within the window: its rise above the higher of the two neighbouring minima
+    (``scipy.signal.find_peaks``). Peaks no higher than ``min_height`` are ignored.
     """
     from scipy.signal import find_peaks
 
     k = np.asarray(k, dtype=float)
     S = np.asarray(S, dtype=float)
     lo, hi = window_inv_A
-    idx, props = find_peaks(S, prominence=0.0)
-    inside = (k[idx] > lo) & (k[idx] < hi) & (props["prominences"] > min_height)
-    if not inside.any():
+    sel = np.flatnonzero((k >= lo) & (k <= hi))
+    if len(sel) < 3:
         return None
-    best = int(np.argmax(np.where(inside, S[idx], -np.inf)))
-    i = int(idx[best])
+    idx, props = find_peaks(S[sel], prominence=0.0)
+    keep = props["prominences"] > min_height
+    if not keep.any():
+        return None
+    best = int(np.argmax(np.where(keep, S[sel][idx], -np.inf)))
+    i = int(sel[idx[best]])
     return {"k_inv_A": float(k[i]), "S": float(S[i]), "height": float(props["prominences"][best])}
 
 
