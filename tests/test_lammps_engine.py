@@ -392,6 +392,32 @@ def test_per_element_thermostat_keeps_na_at_its_target(relaxed_nvp28, tmp_path):
     np.testing.assert_allclose(weighted, obs["temperature"], rtol=1e-5)
 
 
+def test_per_element_thermostat_needs_enough_atoms_per_element(tmp_path):
+    """11 Na in a 120-atom model are too few for a thermostat of their own: the stage runs one
+    thermostat on all atoms, says so, and still records each element's temperature."""
+    from vitreous.build import random_glass
+    from vitreous.composition import counts, get_preset
+    from vitreous.engines.lammps import PER_ELEMENT_MIN_ATOMS
+
+    preset = get_preset("NVP28")
+    atoms = random_glass(counts(preset.composition, 120), preset.density_g_cm3, seed=2)
+    assert (np.array(atoms.get_chemical_symbols()) == "Na").sum() < PER_ELEMENT_MIN_ATOMS
+    c = dict(t_start_K=1500.0, thermo_every=10, checkpoint_every=100)
+    proto = Protocol(
+        "p",
+        (
+            Stage("relax", "limit", 100, **c),
+            Stage("pe", "nvt", 100, thermostat_per_element=True, thermostat_chain=1, **c),
+        ),
+    )
+    with pytest.warns(UserWarning, match="too few"):
+        LammpsMD(atoms, load_forcefield("bmp"), proto, tmp_path, seed=1, settings=DSF).run(False)
+    log = (tmp_path / "log.lammps").read_text()
+    assert "fix th_" not in log and "fix integ all nvt temp 1500.0 1500.0 0.025 tchain 1" in log
+    with H5MDTrajectory(tmp_path / "trajectory.h5") as traj:
+        assert np.isfinite(traj.observables()["temperature_Na"]).all()
+
+
 def test_ase_engine_has_no_per_element_thermostat(relaxed_nvp28, tmp_path):
     """The ASE backend refuses a per-element stage; the engine factory (CLI, study) runs it
     with one thermostat, says so, and the run still records each element's temperature."""

@@ -283,3 +283,14 @@ def test_an_edited_task_does_not_reuse_the_folder_of_the_old_one(tmp_path):
     again = _task_folder(tmp_path / "g" / "diffusion-1300K", "bbbb")
     assert again == folder and not (again / "trajectory.h5").exists()
     assert (tmp_path / "g" / "diffusion-1300K.aaaa" / "trajectory.h5").read_text() == "old run"
+
+
+def test_report_orders_vo_unit_levels_including_open_ended_ones():
+    """VO_l keys come as "4", "7+" (l and above) and "<3" (below 3, where a V has fewer
+    neighbours than the lowest level counted); the report's figure placed them with int(),
+    which failed on "<3" and lost the whole report of a study whose MLIP glass had such V."""
+    from vitreous.report.html import _level_position
+
+    levels = sorted(["5", "<3", "7+", "3", "4", "6"], key=_level_position)
+    assert levels == ["<3", "3", "4", "5", "6", "7+"]
+    assert [_level_position(lv) for lv in levels] == [2, 3, 4, 5, 6, 7]

