@@ -92,12 +92,13 @@ def test_mlip_task_graph():
     keys = {t.key: t for t in tasks}
     labels = list(by_label)
     al = [lab for lab in labels if lab.startswith("mlip-NVP28/")]
-    # 36 initial frames in batches of 12; 2 iterations; 8 candidates in one batch
+    # 40 initial frames (30 cells + 10 glass) in batches of 12; 2 iterations; 8 candidates in one batch
     assert al == [
         "mlip-NVP28/cells",
         "mlip-NVP28/label-0",
         "mlip-NVP28/label-1",
         "mlip-NVP28/label-2",
+        "mlip-NVP28/label-3",
         "mlip-NVP28/al-0",
         "mlip-NVP28/al-0-label-0",
         "mlip-NVP28/al-1",
